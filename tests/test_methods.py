@@ -1,0 +1,150 @@
+"""Each method: two fit() steps change exactly the networks they should; shapes and ranges."""
+import pytest
+import torch
+
+from tutorial_lib import data, methods, trainer
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return data.load("mnist-sample", limit=640)
+
+
+def snapshot(model):
+    return {name: {k: v.detach().clone() for k, v in sub.state_dict().items()}
+            for name, sub in model.named_children()}
+
+
+def changed(before, model):
+    """Names of the sub-networks whose trainable parameters changed."""
+    out = set()
+    for name, sub in model.named_children():
+        for k, p in sub.named_parameters():
+            if not torch.equal(before[name][k], p.detach()):
+                out.add(name)
+                break
+    return out
+
+
+def two_steps(model, train, batch_size=32, **kwargs):
+    """Train exactly two iterations (one epoch over just enough images)."""
+    per_iter = max(p.repeats for p in model.phases() if p.active(0))
+    subset = data.Split(train.name, train.x[:2 * per_iter * batch_size], train.y[:2 * per_iter * batch_size])
+    return trainer.fit(model, subset, epochs=1, batch_size=batch_size, checkpoint_dir=None, progress=False,
+                       **kwargs)
+
+
+SMALL = {"vae": {"latent_dim": 4, "width": 8},
+         "gan": {"latent_dim": 8, "width": 8},
+         "wgan": {"latent_dim": 8, "width": 8},
+         "aegan": {"latent_dim": 4, "noise_dim": 4, "width": 8, "d_width": 8, "latent_hidden": 16}}
+
+
+@pytest.mark.parametrize("name, extra, expected", [
+    ("vae", {}, {"encoder", "decoder"}),
+    ("vae", {"likelihood": "gaussian"}, {"encoder", "decoder"}),
+    ("gan", {}, {"generator", "discriminator"}),
+    ("gan", {"generator_loss": "saturating"}, {"generator", "discriminator"}),
+    ("gan", {"generator_loss": "feature_matching"}, {"generator", "discriminator"}),
+    ("wgan", {"constraint": "gp"}, {"generator", "critic"}),
+    ("wgan", {"constraint": "clip", "lr": 5e-5}, {"generator", "critic"}),
+    ("aegan", {"schedule": "joint"}, {"encoder", "decoder", "latent_generator", "latent_discriminator",
+                                      "image_discriminator"}),
+    ("aegan", {"schedule": "joint", "d2_real": "data"}, {"encoder", "decoder", "latent_generator",
+                                                         "latent_discriminator", "image_discriminator"}),
+    ("aegan", {"schedule": "joint", "image_weight": 0.0}, {"encoder", "decoder", "latent_generator",
+                                                           "latent_discriminator"}),
+])
+def test_two_fit_steps_change_the_parameters_of_every_network(tiny, name, extra, expected):
+    torch.manual_seed(0)
+    model = methods.build(name, **{**SMALL[name], **extra})
+    before = snapshot(model)
+    history = two_steps(model, tiny)
+    assert history.logs[-1]["step"] == 2
+    assert changed(before, model) == expected
+
+
+def test_wgan_draws_a_fresh_real_batch_for_each_critic_step(tiny):
+    model = methods.build("wgan", **SMALL["wgan"], critic_steps=5)
+    seen = []
+    original = model.critic_loss
+    model.critic_loss = lambda x: (seen.append(x.clone()), original(x))[1]
+    two_steps(model, tiny)
+    assert len(seen) == 10                                   # 2 iterations × 5 critic steps
+    assert all(not torch.equal(seen[i], seen[j]) for i in range(10) for j in range(i))
+
+
+def test_weight_clipping_keeps_critic_weights_in_range(tiny):
+    model = methods.build("wgan", **SMALL["wgan"], constraint="clip", clip_value=0.01, lr=0.1)
+    two_steps(model, tiny)
+    assert max(p.abs().max().item() for p in model.critic.parameters()) <= 0.01 + 1e-7
+
+
+def test_aegan_generator_step_never_touches_the_decoder():
+    """G1's loss backpropagates *through* Dec and both discriminators but updates only G1."""
+    torch.manual_seed(0)
+    model = methods.build("aegan", **SMALL["aegan"], schedule="joint")
+    phases = {p.name: p for p in model.phases()}
+    x = data.load("mnist-sample", limit=32).floats()
+    before = snapshot(model)
+    trainer._step(phases["latent_generator"], x)
+    assert changed(before, model) == {"latent_generator"}
+    before = snapshot(model)
+    trainer._step(phases["image_discriminator"], x)
+    assert changed(before, model) == {"image_discriminator"}
+    before = snapshot(model)
+    trainer._step(phases["autoencoder"], x)
+    assert changed(before, model) == {"encoder", "decoder"}
+
+
+def test_aegan_sequential_schedule_trains_the_autoencoder_then_the_latent_gan(tiny, tmp_path):
+    model = methods.build("aegan", **SMALL["aegan"], schedule="sequential", ae_epochs=1)
+    subset = data.Split(tiny.name, tiny.x[:64], tiny.y[:64])
+    before = snapshot(model)
+    trainer.fit(model, subset, epochs=1, batch_size=32, checkpoint_dir=tmp_path, progress=False)
+    assert changed(before, model) == {"encoder", "decoder"}
+    before = snapshot(model)
+    trainer.fit(model, subset, epochs=2, batch_size=32, checkpoint_dir=tmp_path, progress=False)
+    assert changed(before, model) == {"latent_generator", "latent_discriminator", "image_discriminator"}
+
+
+@pytest.mark.parametrize("name", ["vae", "gan", "wgan", "aegan"])
+def test_samples_are_images_in_range(name):
+    model = methods.build(name, **SMALL[name]).eval()
+    with torch.no_grad():
+        x = model.sample(5)
+        z = model.noise(5)
+        assert torch.equal(model.sample(5, z=z), model.sample(5, z=z))
+    assert x.shape == (5, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
+
+
+def test_gan_gradient_norms_show_the_saturating_loss_vanishing():
+    model = methods.build("gan", **SMALL["gan"])
+    with torch.no_grad():                        # make D reject every fake: D(G(z)) ≈ 0
+        model.discriminator.head.bias.fill_(-12.0)
+    norms = model.generator_gradient_norms(64)
+    assert norms["D(G(z))"] < 1e-4
+    assert norms["grad_norm/saturating"] < 1e-3 * norms["grad_norm/nonsaturating"]
+
+
+def test_export_and_load_model_round_trip(tmp_path):
+    from tutorial_lib import checkpoints
+    model = methods.build("aegan", **SMALL["aegan"])
+    path = checkpoints.export_model(model, tmp_path / "m.pt", epochs=3)
+    loaded = methods.load_model(path)
+    assert type(loaded) is type(model) and loaded.config() == model.config()
+    z = model.noise(4)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded.sample(4, z=z), model.sample(4, z=z))
+
+
+def test_unknown_method_and_bad_options_are_clear():
+    with pytest.raises(ValueError, match="method='diffusion' is not one of"):
+        methods.build("diffusion")
+    with pytest.raises(ValueError, match="generator_loss='hinge' is not one of"):
+        methods.build("gan", generator_loss="hinge")
+    with pytest.raises(ValueError, match="constraint='spectral'"):
+        methods.build("wgan", constraint="spectral")
+    with pytest.raises(ValueError, match="d2_real='noise'"):
+        methods.build("aegan", d2_real="noise")

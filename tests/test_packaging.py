@@ -1,0 +1,28 @@
+"""pyproject.toml and environment.yml must name the same packages."""
+import re
+import tomllib
+
+import yaml
+
+from tutorial_lib import runtime
+
+CONDA_TO_PIP = {"pytorch": "torch"}
+NOT_PACKAGES = {"python", "pip"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((runtime.REPO_ROOT / "pyproject.toml").read_text())["project"]
+    pip_names = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+    env = yaml.safe_load((runtime.REPO_ROOT / "environment.yml").read_text())
+    conda_names = {CONDA_TO_PIP.get(_name(d), _name(d)) for d in env["dependencies"] if isinstance(d, str)}
+    conda_names -= NOT_PACKAGES
+    assert pip_names == conda_names, (
+        f"only in pyproject: {sorted(pip_names - conda_names)}; only in environment.yml: {sorted(conda_names - pip_names)}")
+    assert {"torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "jupyterlab", "nbval",
+            "papermill", "tqdm"} <= pip_names
+    pip_section = [d for d in env["dependencies"] if isinstance(d, dict)]
+    assert pip_section == [{"pip": ["-e ."]}], "the conda environment installs tutorial_lib itself with pip"

@@ -1,0 +1,15 @@
+"""tutorial_lib: everything in the generative-models notebook series that is not the lesson itself.
+
+Modules, one job each (import them explicitly: ``from tutorial_lib import data, methods, trainer``):
+
+    runtime      device, seeds, smoke mode, Colab/CI detection, parameter checks
+    data         MNIST / Fashion-MNIST / the shipped sample as device-resident tensors
+    nets         the networks (conv encoder/decoder, DCGAN, MLP)
+    losses       every loss, with its equation and reduction
+    methods/     VAE, GAN, WGAN(-GP), AEGAN: each declares its update phases
+    trainer      fit(): the one training loop, callbacks, history
+    checkpoints  atomic, resumable checkpoints and exported models
+    plots        image grids and training curves
+    widgets      interactive figures that fall back to static grids when headless
+"""
+__version__ = "0.1.0"

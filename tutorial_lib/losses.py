@@ -1,0 +1,183 @@
+"""Every loss in the series, each with its equation and its reduction.
+
+Conventions (the notebooks use the same symbols):
+  x        real images in [-1, 1], shape (B, 1, 28, 28)
+  mu, logvar   the encoder's q(z|x) = N(mu, diag(exp(logvar))), shape (B, d)
+  logits   pre-sigmoid outputs; D(x) = sigmoid(logits)
+  scores   a Wasserstein critic's unbounded outputs f(x), shape (B,)
+
+Reductions are stated per function. The VAE terms are **summed over pixels and latent
+dimensions and averaged over the batch**, so the VAE loss is the negative ELBO in nats per
+image. (Averaging pixels but summing latents — a common tutorial slip — silently re-weights
+the KL term by 1/784.)
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+
+
+# ============================================================================ VAE
+
+def kl_normal_standard(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL( N(mu, diag σ²) ‖ N(0, I) ) in nats, per example.
+
+        KL = ½ Σ_k ( μ_k² + σ_k² − log σ_k² − 1 )
+
+    mu, logvar: (B, d)  ->  (B,)   [sum over latent dimensions]
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)
+
+
+def bernoulli_nll(logits: Tensor, target01: Tensor) -> Tensor:
+    """−log q(x|z) for a Bernoulli decoder, per example (binary cross-entropy).
+
+        −log q(x|z) = −Σ_k [ x_k log ρ_k + (1 − x_k) log(1 − ρ_k) ],   ρ = sigmoid(logits)
+
+    ``target01`` holds intensities in [0, 1] (MNIST is not binarised here; the formula is
+    the same cross-entropy). logits, target01: (B, ...) -> (B,)   [sum over pixels]
+    """
+    bce = F.binary_cross_entropy_with_logits(logits, target01, reduction="none")
+    return bce.flatten(1).sum(dim=1)
+
+
+def gaussian_nll(mean: Tensor, target: Tensor, sigma: float) -> Tensor:
+    """−log q(x|z) for a Gaussian decoder with fixed σ, per example.
+
+        −log q(x|z) = ‖x − μ(z)‖² / (2σ²) + (D/2) log(2πσ²)
+
+    With σ fixed the second term is a constant, so training minimises MSE / (2σ²).
+    mean, target: (B, ...) -> (B,)   [sum over pixels]
+    """
+    sq = (target - mean).pow(2).flatten(1).sum(dim=1)
+    d = target[0].numel()
+    return sq / (2.0 * sigma**2) + 0.5 * d * math.log(2.0 * math.pi * sigma**2)
+
+
+def vae_loss(recon_nll: Tensor, kl: Tensor, kl_weight: float = 1.0) -> Tensor:
+    """The (λ-weighted) negative ELBO, averaged over the batch.
+
+        L = E_x [ E_{z~q(z|x)}[−log p(x|z)] + λ · KL(q(z|x) ‖ p(z)) ]
+
+    λ = 1 is the true negative ELBO (nats per image); the primary source's λ is β-VAE's β.
+    recon_nll, kl: (B,) -> scalar   [mean over batch]
+    """
+    return (recon_nll + kl_weight * kl).mean()
+
+
+# ============================================================================ GAN (Goodfellow et al.)
+
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The discriminator's cross-entropy, i.e. minus the GAN value V(D, G):
+
+        L_D = −E_x[log D(x)] − E_z[log(1 − D(G(z)))]
+
+    logits: (B,) -> scalar   [mean over batch for each term]
+    """
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real + fake
+
+
+def generator_loss_saturating(fake_logits: Tensor) -> Tensor:
+    """The minimax generator loss:  L_G = E_z[log(1 − D(G(z)))]   (minimised by G).
+
+    Its gradient vanishes when D confidently rejects fakes (D(G(z)) ≈ 0), early in training.
+    logits: (B,) -> scalar   [mean over batch]; log(1 − sigmoid(a)) = −softplus(a)
+    """
+    return -F.softplus(fake_logits).mean()
+
+
+def generator_loss_nonsaturating(fake_logits: Tensor) -> Tensor:
+    """The non-saturating generator loss:  L_G = −E_z[log D(G(z))].
+
+    Same fixed point as the minimax loss, strong gradients when D(G(z)) ≈ 0.
+    logits: (B,) -> scalar   [mean over batch]; −log sigmoid(a) = softplus(−a)
+    """
+    return F.softplus(-fake_logits).mean()
+
+
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """CVAE-GAN's feature-centre matching generator loss (primary source):
+
+        L_GD = ½ ‖ E_x f_D(x) − E_z f_D(G(z)) ‖²₂
+
+    f_D is the discriminator's last hidden layer. features: (B, F) -> scalar
+    [mean over batch inside the norm, sum over features]
+    """
+    return 0.5 * (real_features.mean(dim=0) - fake_features.mean(dim=0)).pow(2).sum()
+
+
+# ============================================================================ WGAN / WGAN-GP
+
+def critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """The critic's loss, minus the Kantorovich–Rubinstein estimate of W1:
+
+        L_f = E_{x̃~P_g}[f(x̃)] − E_{x~P_r}[f(x)]
+
+    (The primary source prints E over P_g twice; the second expectation is over the data.)
+    scores: (B,) -> scalar   [mean over batch for each term]
+    """
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
+    """The WGAN generator loss:  L_G = −E_z[f(G(z))].   scores: (B,) -> scalar"""
+    return -fake_scores.mean()
+
+
+def interpolate(x_real: Tensor, x_fake: Tensor, eps: Tensor | None = None) -> Tensor:
+    """x̂ = ε x_r + (1 − ε) x_g with ε ~ U[0, 1] drawn **per example** (Gulrajani et al.).
+
+    A single ε per batch, or ε from a normal distribution, is a bug copied between tutorials.
+    x_real, x_fake: (B, ...) ; eps: (B,) or None -> (B, ...)
+    """
+    if eps is None:
+        eps = torch.rand(x_real.shape[0], device=x_real.device, dtype=x_real.dtype)
+    eps = eps.view(-1, *([1] * (x_real.dim() - 1)))
+    return eps * x_real + (1.0 - eps) * x_fake
+
+
+def gradient_penalty(critic: Callable[[Tensor], Tensor], x_hat: Tensor, weight: float = 10.0) -> Tensor:
+    """WGAN-GP's two-sided penalty on the critic's gradient norm at the points x̂:
+
+        GP = λ · E_x̂[ (‖∇_x̂ f(x̂)‖₂ − 1)² ]
+
+    ``create_graph=True`` keeps the penalty differentiable w.r.t. the critic's weights
+    (a double backward). x_hat: (B, ...) -> scalar   [norm over all non-batch dims, mean over batch]
+    """
+    x_hat = x_hat.detach().requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)
+    return weight * (norms - 1.0).pow(2).mean()
+
+
+# ============================================================================ AEGAN
+
+def reconstruction_mse(x: Tensor, x_rec: Tensor) -> Tensor:
+    """AEGAN's autoencoder loss (primary source):  L_AE = 1/(n·H·W) Σ_i ‖x_i − Dec(Enc(x_i))‖²₂
+
+    i.e. the mean squared error over every pixel of the batch (images in [-1, 1]).
+    -> scalar   [mean over pixels and batch]
+    """
+    return (x - x_rec).pow(2).mean()
+
+
+def aegan_generator_loss(latent_fake_logits: Tensor, image_fake_logits: Tensor | None,
+                         image_weight: float) -> Tensor:
+    """The latent generator G1's loss (primary source):
+
+        L_G1 = −E[log D1(h̃)] − λ · E[log D2(x̃)],   h̃ = G1(z), x̃ = Dec(h̃)
+
+    λ = 0 (or no D2) leaves a plain latent GAN. logits: (B,) -> scalar
+    """
+    loss = generator_loss_nonsaturating(latent_fake_logits)
+    if image_fake_logits is not None and image_weight > 0:
+        loss = loss + image_weight * generator_loss_nonsaturating(image_fake_logits)
+    return loss

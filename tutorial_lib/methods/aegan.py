@@ -1,0 +1,181 @@
+"""AEGAN (primary source): an autoencoder without a KL term, a GAN in its latent space, and an
+image discriminator.
+
+    Enc: x -> h            Dec: h -> x            (trained only by L_AE)
+    G1:  z ~ N(0, I) -> h̃   D1: latent codes, real h = Enc(x) vs fake h̃
+    D2:  images, real x' vs fake x̃ = Dec(G1(z))
+
+    L_AE = 1/(n·H·W) Σ ‖x − Dec(Enc(x))‖²
+    L_D1 = −E log D1(h) − E log(1 − D1(h̃))
+    L_D2 = −E log D2(x') − E log(1 − D2(x̃))
+    L_G1 = −E log D1(h̃) − λ · E log D2(x̃)
+
+The source leaves open what x' is: ``d2_real="reconstruction"`` takes x' = Dec(Enc(x)) (as
+written), ``"data"`` takes x' = x. ``image_weight`` is λ; 0 drops D2 (a plain latent GAN).
+Schedules: ``"joint"`` trains every network from the first epoch; ``"sequential"`` trains the
+autoencoder alone for ``ae_epochs``, then freezes it and trains the latent GAN.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from tutorial_lib import data, losses, nets, runtime
+from tutorial_lib.trainer import Method, Phase
+
+Tensor = torch.Tensor
+D2_REAL = ("reconstruction", "data")
+SCHEDULES = ("joint", "sequential")
+
+
+@dataclass
+class AEGANConfig:
+    latent_dim: int = 16
+    """Size of the autoencoder's code h."""
+    noise_dim: int = 16
+    """Size of G1's input z ~ N(0, I)."""
+    width: int = 32
+    """Channels of the autoencoder's first convolution."""
+    d_width: int = 64
+    """Channels of D2's first convolution."""
+    latent_hidden: int = 256
+    """Hidden units of G1 and D1 (MLPs)."""
+    image_weight: float = 1.0
+    """λ: weight of the image discriminator D2 in G1's loss; 0 disables D2."""
+    d2_real: str = "reconstruction"
+    """What D2 sees as real: 'reconstruction' (x' = Dec(Enc(x)), the source) or 'data' (x' = x)."""
+    schedule: str = "sequential"
+    """'sequential' (autoencoder first, then the latent GAN) or 'joint' (all at once)."""
+    ae_epochs: int = 5
+    """'sequential' only: epochs of autoencoder training before the GAN phases start."""
+    lr_ae: float = 1e-3
+    """Adam learning rate of Enc/Dec."""
+    lr_gan: float = 2e-4
+    """Adam learning rate of G1, D1 and D2 (β1 = 0.5)."""
+
+    def __post_init__(self):
+        for name in ("latent_dim", "noise_dim", "width", "d_width", "latent_hidden"):
+            runtime.check_positive_int(name, getattr(self, name))
+        runtime.check_non_negative("image_weight", self.image_weight)
+        runtime.check_choice("d2_real", self.d2_real, D2_REAL)
+        runtime.check_choice("schedule", self.schedule, SCHEDULES)
+        runtime.check_non_negative_int("ae_epochs", self.ae_epochs)
+        runtime.check_positive("lr_ae", self.lr_ae)
+        runtime.check_positive("lr_gan", self.lr_gan)
+
+
+class AEGAN(Method):
+    name = "aegan"
+
+    def __init__(self, cfg: AEGANConfig = AEGANConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.noise_dim = cfg.noise_dim
+        self.encoder = nets.ConvEncoder(cfg.latent_dim, cfg.width)                       # Enc
+        self.decoder = nets.ConvDecoder(cfg.latent_dim, cfg.width)                       # Dec (tanh applied below)
+        self.latent_generator = nets.MLP(cfg.noise_dim, cfg.latent_dim, cfg.latent_hidden)   # G1
+        self.latent_discriminator = nets.MLP(cfg.latent_dim, 1, cfg.latent_hidden)           # D1
+        self.image_discriminator = nets.DCGANDiscriminator(cfg.d_width, batchnorm=True)      # D2
+        nets.dcgan_init(self.image_discriminator)
+
+    @property
+    def uses_d2(self) -> bool:
+        return self.cfg.image_weight > 0
+
+    def config(self) -> dict:
+        return asdict(self.cfg)
+
+    def make_optimizers(self):
+        adam = lambda module: torch.optim.Adam(module.parameters(), self.cfg.lr_gan, betas=(0.5, 0.999))
+        ae_params = list(self.encoder.parameters()) + list(self.decoder.parameters())
+        return {"autoencoder": torch.optim.Adam(ae_params, self.cfg.lr_ae),
+                "latent_generator": adam(self.latent_generator),
+                "latent_discriminator": adam(self.latent_discriminator),
+                "image_discriminator": adam(self.image_discriminator)}
+
+    def phases(self) -> list[Phase]:
+        opt = self.optimizers()
+        sequential = self.cfg.schedule == "sequential"
+        gan_start = self.cfg.ae_epochs if sequential else 0
+        ae_stop = self.cfg.ae_epochs if sequential else None
+        phases = [Phase("autoencoder", opt["autoencoder"], self.autoencoder_loss, stop_epoch=ae_stop),
+                  Phase("latent_discriminator", opt["latent_discriminator"], self.latent_discriminator_loss,
+                        start_epoch=gan_start)]
+        if self.uses_d2:
+            phases.append(Phase("image_discriminator", opt["image_discriminator"], self.image_discriminator_loss,
+                                start_epoch=gan_start))
+        phases.append(Phase("latent_generator", opt["latent_generator"], self.latent_generator_loss,
+                            start_epoch=gan_start))
+        return phases
+
+    # ------------------------------------------------------------------ the networks
+    def encode(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def decode(self, h: Tensor) -> Tensor:
+        return torch.tanh(self.decoder(h))
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))
+
+    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
+        """x̃ = Dec(G1(z))."""
+        return self.decode(self.latent_generator(self.noise(n) if z is None else z))
+
+    # ------------------------------------------------------------------ the four losses
+    def autoencoder_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        return losses.reconstruction_mse(x, self.reconstruct(x)), {}
+
+    def latent_discriminator_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        h_real = self.encode(x).detach()
+        h_fake = self.latent_generator(self.noise(len(x))).detach()
+        real_logits, fake_logits = self.latent_discriminator(h_real), self.latent_discriminator(h_fake)
+        return losses.discriminator_loss(real_logits, fake_logits), {
+            "D1(h)": torch.sigmoid(real_logits).mean().detach(),
+            "D1(G1(z))": torch.sigmoid(fake_logits).mean().detach()}
+
+    def image_discriminator_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        with torch.no_grad():
+            x_prime = self.reconstruct(x) if self.cfg.d2_real == "reconstruction" else x
+            x_fake = self.sample(len(x))
+        real_logits, fake_logits = self.image_discriminator(x_prime), self.image_discriminator(x_fake)
+        return losses.discriminator_loss(real_logits, fake_logits), {
+            "D2(x')": torch.sigmoid(real_logits).mean().detach(),
+            "D2(x~)": torch.sigmoid(fake_logits).mean().detach()}
+
+    def latent_generator_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        h_fake = self.latent_generator(self.noise(len(x)))
+        image_logits = self.image_discriminator(self.decode(h_fake)) if self.uses_d2 else None
+        loss = losses.aegan_generator_loss(self.latent_discriminator(h_fake), image_logits, self.cfg.image_weight)
+        return loss, {}
+
+
+class ExPostGMM(nn.Module):
+    """The fair baseline for a latent GAN: a Gaussian mixture fitted to Enc(x) after training
+    (ex-post density estimation, Ghosh et al. 2020, "From variational to deterministic autoencoders").
+
+    ``sample`` decodes draws from the mixture with the same decoder, so the only difference
+    from AEGAN is how the latent codes are sampled.
+    """
+
+    def __init__(self, model: AEGAN, train: data.Split, n_components: int = 10, seed: int = 0,
+                 batch_size: int = 1000):
+        super().__init__()
+        from sklearn.mixture import GaussianMixture
+        self.model = model
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            codes = torch.cat([model.encode(data.as_float(train.x[i:i + batch_size].to(device))).cpu()
+                               for i in range(0, len(train), batch_size)])
+        self.gmm = GaussianMixture(n_components, covariance_type="full", random_state=seed).fit(codes.numpy())
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, n: int) -> Tensor:
+        device = next(self.model.parameters()).device
+        h, _ = self.gmm.sample(n)                     # grouped by mixture component ...
+        h = h[self.rng.permutation(n)]                # ... so shuffle
+        with torch.no_grad():
+            return self.model.decode(torch.as_tensor(h, dtype=torch.float32, device=device))

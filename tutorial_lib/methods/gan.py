@@ -1,0 +1,227 @@
+"""GANs: the original game (DCGAN nets) and the Wasserstein GAN with clipping or gradient penalty.
+
+GAN (Goodfellow et al. 2014), each iteration:
+  (1) update D: maximise log D(x) + log(1 − D(G(z)))      [minimise losses.discriminator_loss]
+  (2) update G: minimise −log D(G(z))  (non-saturating; or the minimax log(1 − D(G(z))),
+      or the primary source's feature-centre matching ½‖E f_D(x) − E f_D(G(z))‖²)
+
+WGAN (Arjovsky et al. 2017) / WGAN-GP (Gulrajani et al. 2017), each iteration:
+  (1) ×n_critic, each on a fresh real batch: update the critic f to maximise
+      E_x f(x) − E_z f(G(z)), keeping f 1-Lipschitz by weight clipping or by the penalty
+      λ·E(‖∇f(x̂)‖ − 1)² at x̂ = εx + (1 − ε)G(z), ε ~ U[0, 1] per example
+  (2) update G: minimise −E_z f(G(z))
+
+``arch="dcgan"`` builds 28×28 image networks; ``arch="mlp"`` builds small MLPs for 2-D toy data.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from tutorial_lib import losses, nets, runtime
+from tutorial_lib.trainer import Method, Phase
+
+Tensor = torch.Tensor
+ARCHS = ("dcgan", "mlp")
+GENERATOR_LOSSES = ("nonsaturating", "saturating", "feature_matching")
+CONSTRAINTS = ("gp", "clip")
+
+
+def _check_arch(cfg) -> None:
+    runtime.check_choice("arch", cfg.arch, ARCHS)
+    runtime.check_positive_int("latent_dim", cfg.latent_dim)
+    runtime.check_positive_int("width", cfg.width)
+    runtime.check_positive_int("data_dim", cfg.data_dim)
+    runtime.check_positive("lr", cfg.lr)
+
+
+def _build_nets(cfg, batchnorm: bool) -> tuple[nn.Module, nn.Module]:
+    if cfg.arch == "dcgan":
+        generator = nets.DCGANGenerator(cfg.latent_dim, cfg.width)
+        discriminator = nets.DCGANDiscriminator(cfg.width, batchnorm=batchnorm)
+        nets.dcgan_init(generator)
+        nets.dcgan_init(discriminator)
+    else:
+        generator = nets.MLP(cfg.latent_dim, cfg.data_dim, hidden=cfg.width, activation=nn.ReLU)
+        discriminator = nets.MLP(cfg.data_dim, 1, hidden=cfg.width, activation=nn.ReLU)
+    return generator, discriminator
+
+
+@dataclass
+class GANConfig:
+    arch: str = "dcgan"
+    """'dcgan' (28×28 images) or 'mlp' (2-D toy points)."""
+    latent_dim: int = 64
+    """Size of z ~ N(0, I)."""
+    width: int = 64
+    """dcgan: base channel count; mlp: hidden units."""
+    data_dim: int = 2
+    """mlp only: dimension of a data point."""
+    generator_loss: str = "nonsaturating"
+    """'nonsaturating' (−log D(G(z))), 'saturating' (log(1 − D(G(z)))) or 'feature_matching'."""
+    lr: float = 2e-4
+    """Adam learning rate, both networks (DCGAN: 2e-4)."""
+    beta1: float = 0.5
+    """Adam β1 (DCGAN: 0.5)."""
+
+    def __post_init__(self):
+        _check_arch(self)
+        runtime.check_choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1={self.beta1!r} must be in [0, 1)")
+        if self.generator_loss == "feature_matching" and self.arch != "dcgan":
+            raise ValueError("generator_loss='feature_matching' needs arch='dcgan' (it matches f_D features)")
+
+
+class GAN(Method):
+    name = "gan"
+
+    def __init__(self, cfg: GANConfig = GANConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.noise_dim = cfg.latent_dim
+        self.generator, self.discriminator = _build_nets(cfg, batchnorm=True)
+
+    def config(self) -> dict:
+        return asdict(self.cfg)
+
+    def make_optimizers(self):
+        betas = (self.cfg.beta1, 0.999)
+        return {"discriminator": torch.optim.Adam(self.discriminator.parameters(), self.cfg.lr, betas=betas),
+                "generator": torch.optim.Adam(self.generator.parameters(), self.cfg.lr, betas=betas)}
+
+    def phases(self) -> list[Phase]:
+        opt = self.optimizers()
+        return [Phase("discriminator", opt["discriminator"], self.discriminator_loss),
+                Phase("generator", opt["generator"], self.generator_loss)]
+
+    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
+        return self.generator(self.noise(n) if z is None else z)
+
+    def discriminator_loss(self, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """(1) update D: −E log D(x) − E log(1 − D(G(z)))."""
+        x_fake = self.sample(len(x_real)).detach()
+        real_logits, fake_logits = self.discriminator(x_real), self.discriminator(x_fake)
+        loss = losses.discriminator_loss(real_logits, fake_logits)
+        return loss, {"D(x)": torch.sigmoid(real_logits).mean().detach(),
+                      "D(G(z))": torch.sigmoid(fake_logits).mean().detach()}
+
+    def generator_loss(self, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """(2) update G with the configured generator loss."""
+        x_fake = self.sample(len(x_real))
+        kind = self.cfg.generator_loss
+        if kind == "feature_matching":
+            real_features = self.discriminator.features(x_real).detach()
+            loss = losses.feature_matching_loss(real_features, self.discriminator.features(x_fake))
+            return loss, {}
+        fake_logits = self.discriminator(x_fake)
+        if kind == "saturating":
+            loss = losses.generator_loss_saturating(fake_logits)
+        else:
+            loss = losses.generator_loss_nonsaturating(fake_logits)
+        return loss, {"D(G(z))": torch.sigmoid(fake_logits).mean().detach()}
+
+    def generator_gradient_norms(self, n: int = 256) -> dict[str, float]:
+        """‖∇_θG L_G‖ for the saturating and the non-saturating loss on the same z and D.
+
+        Needs gradients enabled; used to show the minimax loss's gradient vanishing.
+        """
+        fake_logits = self.discriminator(self.sample(n))
+        params = list(self.generator.parameters())
+        out = {}
+        for name, fn in (("saturating", losses.generator_loss_saturating),
+                         ("nonsaturating", losses.generator_loss_nonsaturating)):
+            grads = torch.autograd.grad(fn(fake_logits), params, retain_graph=True)
+            out[f"grad_norm/{name}"] = float(torch.nn.utils.get_total_norm(grads))
+        out["D(G(z))"] = float(torch.sigmoid(fake_logits.detach()).mean())
+        return out
+
+
+@dataclass
+class WGANConfig:
+    arch: str = "dcgan"
+    """'dcgan' (28×28 images; the critic has no batch norm) or 'mlp' (2-D toy points)."""
+    latent_dim: int = 64
+    """Size of z ~ N(0, I)."""
+    width: int = 64
+    """dcgan: base channel count; mlp: hidden units."""
+    data_dim: int = 2
+    """mlp only: dimension of a data point."""
+    constraint: str = "gp"
+    """How the critic is kept 1-Lipschitz: 'gp' (gradient penalty) or 'clip' (weight clipping)."""
+    gp_weight: float = 10.0
+    """λ of the gradient penalty (Gulrajani et al.: 10)."""
+    clip_value: float = 0.01
+    """c of weight clipping: every critic weight is clamped to [−c, c] (Arjovsky et al.: 0.01)."""
+    critic_steps: int = 5
+    """Critic updates per generator update, each on a fresh real batch."""
+    lr: float = 1e-4
+    """Learning rate (gp: Adam, 1e-4; clip: RMSprop, the paper's 5e-5)."""
+    betas: tuple[float, float] = (0.5, 0.9)
+    """Adam's (β1, β2) for 'gp' (Gulrajani et al.: (0, 0.9) or (0.5, 0.9))."""
+
+    def __post_init__(self):
+        _check_arch(self)
+        runtime.check_choice("constraint", self.constraint, CONSTRAINTS)
+        runtime.check_non_negative("gp_weight", self.gp_weight)
+        runtime.check_positive("clip_value", self.clip_value)
+        runtime.check_positive_int("critic_steps", self.critic_steps)
+        self.betas = tuple(self.betas)
+
+
+class WGAN(Method):
+    name = "wgan"
+
+    def __init__(self, cfg: WGANConfig = WGANConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.noise_dim = cfg.latent_dim
+        self.generator, self.critic = _build_nets(cfg, batchnorm=False)
+
+    def config(self) -> dict:
+        return asdict(self.cfg)
+
+    def make_optimizers(self):
+        if self.cfg.constraint == "clip":
+            return {"critic": torch.optim.RMSprop(self.critic.parameters(), lr=self.cfg.lr),
+                    "generator": torch.optim.RMSprop(self.generator.parameters(), lr=self.cfg.lr)}
+        return {"critic": torch.optim.Adam(self.critic.parameters(), self.cfg.lr, betas=self.cfg.betas),
+                "generator": torch.optim.Adam(self.generator.parameters(), self.cfg.lr, betas=self.cfg.betas)}
+
+    def phases(self) -> list[Phase]:
+        opt = self.optimizers()
+        clip = self.clip_critic if self.cfg.constraint == "clip" else None
+        return [Phase("critic", opt["critic"], self.critic_loss, repeats=self.cfg.critic_steps, after_step=clip),
+                Phase("generator", opt["generator"], self.generator_loss)]
+
+    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
+        return self.generator(self.noise(n) if z is None else z)
+
+    @torch.no_grad()
+    def clip_critic(self) -> None:
+        """Weight clipping: every critic parameter clamped to [−c, c]."""
+        for p in self.critic.parameters():
+            p.clamp_(-self.cfg.clip_value, self.cfg.clip_value)
+
+    def critic_loss(self, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """(1) update f: E f(G(z)) − E f(x)  [+ λ E(‖∇f(x̂)‖ − 1)²]."""
+        x_fake = self.sample(len(x_real)).detach()
+        loss = losses.critic_loss(self.critic(x_real), self.critic(x_fake))
+        logs = {"wasserstein": -loss.detach()}   # the critic's estimate of W1 (before the penalty)
+        if self.cfg.constraint == "gp":
+            gp = losses.gradient_penalty(self.critic, losses.interpolate(x_real, x_fake), self.cfg.gp_weight)
+            loss = loss + gp
+            logs["gp"] = gp.detach()
+        return loss, logs
+
+    def generator_loss(self, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """(2) update G: −E f(G(z))."""
+        return losses.wasserstein_generator_loss(self.critic(self.sample(len(x_real)))), {}
+
+    def critic_gradient_norms(self, x_real: Tensor) -> Tensor:
+        """‖∇_x̂ f(x̂)‖ at interpolates of x_real and fresh fakes, (B,) (the GP's target is 1)."""
+        x_hat = losses.interpolate(x_real, self.sample(len(x_real)).detach()).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.critic(x_hat).sum(), x_hat)
+        return grad.flatten(1).norm(2, dim=1)

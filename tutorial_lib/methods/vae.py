@@ -1,0 +1,120 @@
+"""The variational autoencoder (Kingma & Welling 2014), as the primary source derives it.
+
+    L(x) = E_{z~q(z|x)}[−log p(x|z)] + λ · KL(q(z|x) ‖ N(0, I))
+
+q(z|x) = N(μ(x), diag σ²(x)) is the encoder; z = μ + σ ⊙ ε with ε ~ N(0, I) (reparameterisation);
+p(x|z) is the decoder: Bernoulli over pixel intensities in [0, 1] (binary cross-entropy) by
+default, or Gaussian with a fixed σ (squared error / 2σ²). λ = 1 gives the negative ELBO.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from tutorial_lib import data, losses, nets, runtime
+from tutorial_lib.trainer import Method, Phase
+
+Tensor = torch.Tensor
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+@dataclass
+class VAEConfig:
+    latent_dim: int = 16
+    """Size of z."""
+    likelihood: str = "bernoulli"
+    """Decoder distribution p(x|z): 'bernoulli' (BCE) or 'gaussian' (fixed σ, squared error)."""
+    sigma: float = 0.1
+    """The Gaussian decoder's fixed standard deviation, in [0, 1] intensity units."""
+    kl_weight: float = 1.0
+    """λ, the weight of the KL term (β in β-VAE); 1 is the true ELBO."""
+    width: int = 32
+    """Channels of the first convolution (the second has twice as many)."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+
+    def __post_init__(self):
+        runtime.check_positive_int("latent_dim", self.latent_dim)
+        runtime.check_choice("likelihood", self.likelihood, LIKELIHOODS)
+        runtime.check_positive("sigma", self.sigma)
+        runtime.check_non_negative("kl_weight", self.kl_weight)
+        runtime.check_positive_int("width", self.width)
+        runtime.check_positive("lr", self.lr)
+
+
+class VAE(Method):
+    name = "vae"
+
+    def __init__(self, cfg: VAEConfig = VAEConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.noise_dim = cfg.latent_dim
+        self.encoder = nets.ConvEncoder(2 * cfg.latent_dim, cfg.width)   # -> (μ, log σ²)
+        self.decoder = nets.ConvDecoder(cfg.latent_dim, cfg.width)       # -> logits of p(x|z)
+
+    def config(self) -> dict:
+        return asdict(self.cfg)
+
+    def make_optimizers(self):
+        return {"vae": torch.optim.Adam(self.parameters(), lr=self.cfg.lr)}
+
+    def phases(self) -> list[Phase]:
+        return [Phase("vae", self.optimizers()["vae"], self.loss)]
+
+    # ------------------------------------------------------------------ the model
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x (B, 1, 28, 28) in [-1, 1] -> μ, log σ² each (B, d)."""
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
+
+    @staticmethod
+    def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+        """z = μ + σ ⊙ ε, ε ~ N(0, I): sampling moved outside the gradient path."""
+        return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+
+    def decode_mean(self, z: Tensor) -> Tensor:
+        """The decoder's mean image, in [-1, 1]."""
+        return data.from_unit(torch.sigmoid(self.decoder(z)))
+
+    def terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-example reconstruction NLL and KL, both (B,), in nats (one z sample each)."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        logits = self.decoder(z)
+        target = data.to_unit(x)
+        if self.cfg.likelihood == "bernoulli":
+            recon = losses.bernoulli_nll(logits, target)
+        else:
+            recon = losses.gaussian_nll(torch.sigmoid(logits), target, self.cfg.sigma)
+        return recon, losses.kl_normal_standard(mu, logvar)
+
+    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        recon, kl = self.terms(x)
+        loss = losses.vae_loss(recon, kl, self.cfg.kl_weight)
+        return loss, {"recon": recon.mean().detach(), "kl": kl.mean().detach()}
+
+    def nelbo(self, x: Tensor) -> Tensor:
+        """Negative ELBO per example, (B,), nats (λ = 1 whatever the training λ)."""
+        recon, kl = self.terms(x)
+        return recon + kl
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Decode the posterior mean: x -> μ(x) -> decoder mean, in [-1, 1]."""
+        return self.decode_mean(self.encode(x)[0])
+
+    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
+        """Decode z ~ N(0, I): the decoder's mean image (not a Bernoulli draw)."""
+        z = self.noise(n) if z is None else z
+        return self.decode_mean(z)
+
+
+@torch.no_grad()
+def test_nelbo(vae: VAE, test: data.Split, batch_size: int = 1000) -> float:
+    """Mean negative ELBO in nats per image over a whole split (one z sample per image)."""
+    device = next(vae.parameters()).device
+    total = 0.0
+    for i in range(0, len(test), batch_size):
+        x = data.as_float(test.x[i:i + batch_size].to(device))
+        total += vae.nelbo(x).sum().item()
+    return total / len(test)

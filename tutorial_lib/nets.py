@@ -1,0 +1,133 @@
+"""Networks for 28×28 images and for small vectors (2-D toys, latent codes).
+
+All image networks take and return images in [-1, 1] (or logits), shape (B, 1, 28, 28).
+Shapes are written beside each layer as (B, C, H, W).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+Tensor = torch.Tensor
+
+
+class ConvEncoder(nn.Module):
+    """x (B, 1, 28, 28) -> (B, out_features). Two strided convolutions and a linear head.
+
+    Used as the VAE's encoder (out_features = 2·d for μ and log σ²) and AEGAN's Enc (d).
+    """
+
+    def __init__(self, out_features: int, width: int = 32):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),              # (B, w, 14, 14)
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),      # (B, 2w, 7, 7)
+            nn.Flatten(),                                                 # (B, 2w·49)
+            nn.Linear(2 * width * 49, 256), nn.LeakyReLU(0.2),            # (B, 256)
+        )
+        self.head = nn.Linear(256, out_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+
+class ConvDecoder(nn.Module):
+    """z (B, d) -> (B, 1, 28, 28) pre-activation outputs (logits; the method picks sigmoid or tanh)."""
+
+    def __init__(self, latent_dim: int, width: int = 32):
+        super().__init__()
+        self.width = width
+        self.fc = nn.Sequential(
+            nn.Linear(latent_dim, 256), nn.ReLU(),
+            nn.Linear(256, 2 * width * 49), nn.ReLU(),                    # (B, 2w·49)
+        )
+        self.body = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.ReLU(),     # (B, w, 14, 14)
+            nn.ConvTranspose2d(width, 1, 4, 2, 1),                        # (B, 1, 28, 28)
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.body(self.fc(z).view(-1, 2 * self.width, 7, 7))
+
+
+class DCGANGenerator(nn.Module):
+    """DCGAN generator for 28×28: z (B, d) -> x̃ (B, 1, 28, 28) in [-1, 1].
+
+    Transposed convolutions + batch norm + ReLU, tanh output (Radford et al. 2016).
+    """
+
+    def __init__(self, latent_dim: int, width: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(latent_dim, 4 * width, 7, 1, 0, bias=False),   # (B, 4w, 7, 7)
+            nn.BatchNorm2d(4 * width), nn.ReLU(),
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False),    # (B, 2w, 14, 14)
+            nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, 1, 4, 2, 1),                        # (B, 1, 28, 28)
+            nn.Tanh(),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """Discriminator / critic for 28×28: x (B, 1, 28, 28) -> (B,) logits or critic scores.
+
+    Strided convolutions + LeakyReLU(0.2). ``batchnorm=False`` gives the WGAN-GP critic
+    (the gradient penalty is per example, which batch norm would break).
+    :meth:`features` returns f_D(x), the last hidden layer (for feature-centre matching).
+    """
+
+    def __init__(self, width: int = 64, batchnorm: bool = True):
+        super().__init__()
+        norm = nn.BatchNorm2d(2 * width) if batchnorm else nn.Identity()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),                   # (B, w, 14, 14)
+            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=not batchnorm), norm,    # (B, 2w, 7, 7)
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),                                                      # (B, 2w·49) = f_D(x)
+        )
+        self.head = nn.Linear(2 * width * 49, 1)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x)).squeeze(1)
+
+
+class MLP(nn.Module):
+    """A plain multilayer perceptron: (B, in) -> (B, out), ``depth`` hidden layers of ``hidden`` units.
+
+    Used for the 2-D toy GANs and for AEGAN's latent generator G1 and latent discriminator D1.
+    A 1-wide output is squeezed to (B,) so it can serve directly as logits or critic scores.
+    """
+
+    def __init__(self, in_features: int, out_features: int, hidden: int = 256, depth: int = 3,
+                 activation: type[nn.Module] = nn.LeakyReLU):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = in_features
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), activation()]
+            width = hidden
+        layers.append(nn.Linear(width, out_features))
+        self.net = nn.Sequential(*layers)
+        self.out_features = out_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.net(x)
+        return y.squeeze(1) if self.out_features == 1 else y
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN initialisation: conv weights ~ N(0, 0.02), batch-norm scale ~ N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

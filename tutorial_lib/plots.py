@@ -1,0 +1,104 @@
+"""Figures the notebooks share: image grids, training curves, 2-D point clouds.
+
+Images are tensors in [-1, 1], shape (N, 1, 28, 28) (or uint8 0..255, as the trainer stores them).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torchvision
+
+from tutorial_lib import data
+from tutorial_lib.trainer import History
+
+
+def grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> np.ndarray:
+    """Tile images into one (H, W) array in [0, 1], ``nrow`` images per row."""
+    x = data.as_float(images.detach().cpu()).clamp(-1, 1)
+    tiled = torchvision.utils.make_grid(data.to_unit(x), nrow=nrow, padding=pad, pad_value=1.0)
+    return tiled[0].numpy()
+
+
+def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None):
+    """Show a grid of images (white gutters, black ink on white is *not* applied: MNIST as is)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(12, 0.6 * nrow + 1), 0.6 * np.ceil(len(images) / nrow) + 0.6))
+    ax.imshow(grid(images, nrow), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def save_images(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
+    """Write an image grid as a PNG (e.g. for the README or docs/)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plt.imsave(path, grid(images, nrow), cmap="gray", vmin=0, vmax=1)
+    return path
+
+
+def side_by_side(named_images: dict[str, torch.Tensor], nrow: int = 8, height: float = 3.2):
+    """One grid per model, in a row, titled by name."""
+    fig, axes = plt.subplots(1, len(named_images), figsize=(height * len(named_images), height + 0.4),
+                             squeeze=False)
+    for ax, (name, images) in zip(axes[0], named_images.items()):
+        show_images(images, nrow, name, ax)
+    fig.tight_layout()
+    return fig
+
+
+def sample_strip(samples: dict[int, torch.Tensor], n: int = 8, max_epochs: int = 12):
+    """Rows = epochs, columns = the same fixed noise vectors: how samples evolve in training."""
+    epochs = sorted(samples)
+    if len(epochs) > max_epochs:
+        keep = np.unique(np.linspace(0, len(epochs) - 1, max_epochs).round().astype(int))
+        epochs = [epochs[i] for i in keep]
+    rows = torch.cat([samples[e][:n] for e in epochs])
+    fig, ax = plt.subplots(figsize=(0.7 * n + 1, 0.7 * len(epochs) + 0.4))
+    ax.imshow(grid(rows, nrow=n), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_yticks([(i + 0.5) * 30 for i in range(len(epochs))], [f"epoch {e}" for e in epochs])
+    ax.set_xticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    return fig
+
+
+def curves(history: History, keys: Sequence[str], ax=None, title: str | None = None, logy: bool = False):
+    """Plot logged series (e.g. ``"vae/recon"``) against epochs."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for key in keys:
+        x, y = history.series(key)
+        ax.plot(x, y, label=key)
+    ax.set_xlabel("epoch")
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def points_2d(points: torch.Tensor, ax=None, modes: torch.Tensor | None = None, title: str | None = None,
+              color: str = "tab:blue", lim: float | None = None):
+    """Scatter 2-D samples, with the mixture's modes as red crosses."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    p = points.detach().cpu().numpy()
+    ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.4, color=color)
+    if modes is not None:
+        m = modes.cpu().numpy()
+        ax.scatter(m[:, 0], m[:, 1], marker="x", color="red", s=40)
+    if lim is not None:
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax

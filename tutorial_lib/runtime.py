@@ -1,0 +1,194 @@
+"""Where the code runs: device, seeds, smoke mode, Colab/CI detection, parameter checks.
+
+Every notebook's parameters pass through :func:`pick`, so one environment variable,
+``TUTORIAL_SMOKE=1``, shrinks the whole series to a few seconds per notebook on a
+2-core CPU (this is how CI executes it). Papermill injects its ``-p`` values in a cell
+*after* the parameters cell, so they still win over both the full and the smoke defaults.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+SMOKE_ENV = "TUTORIAL_SMOKE"
+HEADLESS_ENV = "TUTORIAL_HEADLESS"
+RUNS_ENV = "TUTORIAL_RUNS"
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout this package was imported from (``pip install -e .`` or ``PYTHONPATH``)."""
+
+REPO_URL = "https://github.com/generative-models-tutorial/generative-models-tutorial"
+"""The one place the repository's address is written; the Colab set-up cell uses it."""
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def smoke_mode() -> bool:
+    """True when ``TUTORIAL_SMOKE`` is set: tiny data, one short epoch, same code path."""
+    return _flag(SMOKE_ENV)
+
+
+def pick(full: Any, smoke: Any) -> Any:
+    """The value for the current mode: ``full`` normally, ``smoke`` under ``TUTORIAL_SMOKE=1``.
+
+    Used in every notebook's parameters cell, e.g. ``epochs = runtime.pick(full=10, smoke=1)``.
+    """
+    return smoke if smoke_mode() else full
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def in_ci() -> bool:
+    return _flag("CI") or _flag("GITHUB_ACTIONS")
+
+
+def headless() -> bool:
+    """True where no widget frontend will render (nbval, papermill runs, CI, smoke mode).
+
+    Interactive figures then draw a static grid over a few slider values instead.
+    Set ``TUTORIAL_HEADLESS=1`` when you execute notebooks yourself with papermill.
+    """
+    return smoke_mode() or in_ci() or _flag(HEADLESS_ENV)
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def get_device(requested: str = "auto", *, quiet: bool = False) -> torch.device:
+    """Resolve ``"auto" | "cpu" | "cuda"`` to a ``torch.device``, with a one-line notice.
+
+    ``"auto"`` takes CUDA when present, else the CPU. Asking for ``"cuda"`` on a machine
+    without a GPU is an error (raised before any training starts), not a silent fallback.
+    """
+    check_choice("device", requested, DEVICES)
+    has_cuda = torch.cuda.is_available()
+    if requested == "cuda" and not has_cuda:
+        raise ValueError(
+            "device='cuda' was requested but no CUDA GPU is visible. Allowed here: 'auto' or 'cpu'. "
+            "In Colab: Runtime > Change runtime type > GPU."
+        )
+    device = torch.device("cuda" if requested in ("auto", "cuda") and has_cuda else "cpu")
+    if not quiet:
+        if device.type == "cuda":
+            print(f"Using GPU: {torch.cuda.get_device_name(device)}")
+        else:
+            print("Using the CPU (no CUDA GPU found); full-size training will be slow.")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and every GPU)."""
+    check_non_negative_int("seed", seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def runs_dir() -> Path:
+    """Root folder for checkpoints and run outputs: ``$TUTORIAL_RUNS`` or ``<repo>/runs``.
+
+    Smoke runs live in their own ``smoke/`` subfolder so a tiny CI model is never
+    mistaken for a fully trained one.
+    """
+    root = Path(os.environ.get(RUNS_ENV) or REPO_ROOT / "runs")
+    return root / "smoke" if smoke_mode() else root
+
+
+# ----------------------------------------------------------------------------- parameter checks
+# One clear message per bad parameter, naming what is allowed, raised before training starts.
+
+def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of the allowed values: {', '.join(map(repr, allowed))}")
+
+
+def check_positive(name: str, value: Any, *, integer: bool = False) -> None:
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or not value > 0:
+        kind = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{name}={value!r} must be {kind}")
+
+
+def check_positive_int(name: str, value: Any) -> None:
+    check_positive(name, value, integer=True)
+
+
+def check_non_negative(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{name}={value!r} must be a number >= 0")
+
+
+def check_non_negative_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name}={value!r} must be an integer >= 0")
+
+
+# ----------------------------------------------------------------------------- atomic files
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader never sees half a file (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_results(path: str | os.PathLike | None, results: dict) -> None:
+    """Record a run's headline figures as JSON (atomically) for sweeps to collect.
+
+    Does nothing when ``path`` is empty, so notebooks can always call it.
+    """
+    if not path:
+        return
+    atomic_write_bytes(path, (json.dumps(results, indent=2, sort_keys=True) + "\n").encode())
+
+
+def describe() -> str:
+    """One line about this environment, printed by the set-up notebook."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    where = "Colab" if in_colab() else ("CI" if in_ci() else "local")
+    mode = "smoke" if smoke_mode() else "full"
+    return (f"Python {sys.version.split()[0]} | torch {torch.__version__} | {gpu} | "
+            f"{where} | {mode} mode | {torch.get_num_threads()} CPU threads")
+
+
+# ----------------------------------------------------------------------------- Colab
+
+_COLAB_CELL = '''# Set-up for Google Colab: fetch and install tutorial_lib, check for a GPU. Elsewhere this does nothing.
+import sys
+if "google.colab" in sys.modules:
+    import pathlib, subprocess
+    repo = pathlib.Path.home() / "generative-models-tutorial"
+    if not repo.exists():
+        subprocess.run(["git", "clone", "--depth", "1", "{url}", str(repo)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(repo)], check=True)
+    sys.path.insert(0, str(repo))
+    import torch
+    if not torch.cuda.is_available():
+        print("No GPU in this Colab runtime: Runtime > Change runtime type > T4 GPU, then run again.")'''
+
+
+def colab_setup_source() -> str:
+    """The first code cell of every notebook (tests/test_notebooks.py checks they match)."""
+    return _COLAB_CELL.replace("{url}", REPO_URL)

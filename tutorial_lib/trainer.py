@@ -1,0 +1,387 @@
+"""One training loop for every model: ``fit()`` runs the update phases a method declares.
+
+A method (VAE, GAN, WGAN-GP, AEGAN) says *what* to update — a list of :class:`Phase`
+(which optimizer, which loss, how many times per iteration) — and ``fit`` does the rest:
+batches from the device-resident dataset, progress, loss history, checkpoints, resume,
+and stopping on a non-finite loss. For example WGAN-GP declares
+
+    [Phase("critic", critic_opt, critic_loss, repeats=5), Phase("generator", gen_opt, gen_loss)]
+
+and one iteration then draws five fresh real batches, one per critic step.
+
+Losses are accumulated on the device and read once per log interval (no ``.item()`` per
+step), so the GPU never waits for Python.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from tutorial_lib import checkpoints, data, runtime
+
+Tensor = torch.Tensor
+LossFn = Callable[[Tensor], "tuple[Tensor, dict[str, Tensor]]"]
+
+
+@dataclass
+class Phase:
+    """One update rule: ``optimizer`` takes a step on ``loss_fn(x_real) -> (loss, logs)``.
+
+    repeats     steps per iteration, each on a fresh real batch (WGAN-GP's critic: 5)
+    start_epoch, stop_epoch   the epochs [start, stop) in which the phase runs (schedules)
+    after_step  called after each step (WGAN's weight clipping)
+
+    Only the parameters held by ``optimizer`` receive gradients from ``loss_fn``: a
+    generator's loss never changes the discriminator, AEGAN's G1 loss never changes Dec.
+    """
+    name: str
+    optimizer: torch.optim.Optimizer
+    loss_fn: LossFn
+    repeats: int = 1
+    start_epoch: int = 0
+    stop_epoch: int | None = None
+    after_step: Callable[[], None] | None = None
+
+    def active(self, epoch: int) -> bool:
+        return epoch >= self.start_epoch and (self.stop_epoch is None or epoch < self.stop_epoch)
+
+    @property
+    def params(self) -> list[Tensor]:
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
+
+
+class Method(nn.Module):
+    """Base class of the generative models: declares phases, samples, describes its config."""
+    name = "method"
+
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
+        """``n`` images in [-1, 1] (from ``z`` when given)."""
+        raise NotImplementedError
+
+    noise_dim: int
+    """Size of the noise z that :meth:`sample` decodes."""
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Noise z ~ N(0, I) on the method's device, shape (n, noise_dim)."""
+        device = next(self.parameters()).device
+        return torch.randn(n, self.noise_dim, generator=generator, device=device)
+
+    def config(self) -> dict:
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Built on first use, after the model has been moved to its device."""
+        if not hasattr(self, "_optimizers"):
+            self._optimizers = self.make_optimizers()
+        return self._optimizers
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+
+class NonFiniteLoss(FloatingPointError):
+    """A loss became NaN or inf; the message names the phase and the step."""
+
+
+@dataclass
+class History:
+    """What a run recorded: averaged logs per interval, per-epoch summaries, sample grids."""
+    logs: list[dict] = field(default_factory=list)     # {"epoch": float, "step": int, "<phase>/<key>": mean}
+    epochs: list[dict] = field(default_factory=list)   # {"epoch": int, "seconds": float, ...callback figures}
+    samples: dict[int, Tensor] = field(default_factory=dict)  # epoch -> uint8 images (fixed noise)
+
+    def series(self, key: str) -> tuple[list[float], list[float]]:
+        rows = [r for r in self.logs if key in r]
+        return [r["epoch"] for r in rows], [r[key] for r in rows]
+
+    def last(self, key: str) -> float:
+        for row in reversed(self.epochs):
+            if key in row:
+                return row[key]
+        raise KeyError(key)
+
+    def state(self) -> dict:
+        return {"logs": self.logs, "epochs": self.epochs, "samples": self.samples}
+
+
+@dataclass
+class FitState:
+    """Passed to callbacks: the method, where the run is, and what it has recorded."""
+    method: Method
+    epoch: int
+    step: int
+    history: History
+    device: torch.device
+
+
+class Callback:
+    """Hook into ``fit`` at named events; override what you need."""
+
+    def on_step_end(self, state: FitState) -> None: ...
+
+    def on_epoch_end(self, state: FitState) -> None: ...
+
+
+def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed: int = 0,
+        callbacks: tuple[Callback, ...] | list[Callback] = (), checkpoint_dir: str | Path | None = "auto",
+        resume: bool = True, log_every: int = 50, checkpoint_seconds: float = 120.0,
+        progress: bool = True) -> History:
+    """Train ``method`` on ``train`` for ``epochs`` passes; returns the :class:`History`.
+
+    The dataset is moved to the method's device once, as uint8. Each epoch visits a seeded
+    permutation of it; the last ragged batch is dropped. With ``checkpoint_dir="auto"`` the
+    run lives in ``<runs>/checkpoints/<method>-<config hash>/``: it is checkpointed at every
+    epoch end and every ``checkpoint_seconds`` (atomically), on interrupt (Ctrl-C / the
+    notebook's stop button), and a later call with the same configuration resumes from there.
+    """
+    runtime.check_positive_int("epochs", epochs)
+    runtime.check_positive_int("batch_size", batch_size)
+    runtime.check_positive_int("log_every", log_every)
+    device = next(method.parameters()).device
+    images = train.x.to(device)
+    if batch_size > len(images):
+        raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(images)} examples)")
+    phases = method.phases()
+    n_batches = data.batches_per_epoch(len(images), batch_size)
+
+    folder = None
+    if checkpoint_dir:
+        run_config = {"method": method.config(), "dataset": train.name, "n_train": len(images),
+                      "batch_size": batch_size, "seed": seed}
+        folder = (checkpoints.run_dir(method.name, run_config) if checkpoint_dir == "auto"
+                  else Path(checkpoint_dir))
+        folder.mkdir(parents=True, exist_ok=True)
+        checkpoints.write_config(folder, run_config)
+
+    history, epoch, it, step = History(), 0, 0, 0
+    if folder is not None and resume and (folder / checkpoints.LAST).exists():
+        ckpt = checkpoints.load(folder / checkpoints.LAST, map_location=device)
+        method.load_state_dict(ckpt["method"])
+        for name, opt in method.optimizers().items():
+            opt.load_state_dict(ckpt["optimizers"][name])
+        checkpoints.set_rng_state(ckpt["rng"])
+        history = History(**ckpt["history"])
+        epoch, it, step = ckpt["epoch"], ckpt["iteration"], ckpt["step"]
+        where = f"epoch {epoch}" + (f", iteration {it}" if it else "")
+        print(f"Resuming {method.name} from {folder} at {where} (step {step}).")
+        if epoch >= epochs:
+            print(f"Already trained for {epoch} epochs (asked for {epochs}): nothing to do.")
+            return history
+    else:
+        runtime.seed_everything(seed)
+
+    def save() -> None:
+        if folder is None:
+            return
+        checkpoints.save(folder / checkpoints.LAST, {
+            "method": method.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()},
+            "rng": checkpoints.rng_state(), "history": history.state(),
+            "epoch": epoch, "iteration": it, "step": step})
+
+    sums: dict[str, Tensor] = {}
+    counts: dict[str, int] = {}
+    step_t = torch.full((), step, dtype=torch.long, device=device)     # the step counter, kept on the device
+    first_bad = {p.name: torch.full((), -1, dtype=torch.long, device=device) for p in phases}
+
+    def flush() -> None:
+        """Read the accumulated losses once (one host sync), record means, stop on NaN/inf."""
+        if not sums:
+            return
+        keys = list(sums)
+        values = torch.stack([sums[k] for k in keys] + list(first_bad.values())).tolist()
+        means = {k: v / counts[k] for k, v in zip(keys, values)}
+        bad = [(at, name) for name, at in zip(first_bad, values[len(keys):]) if at >= 0]
+        if bad:
+            at, name = min(bad)          # the earliest failure; later phases only inherit its NaNs
+            raise NonFiniteLoss(f"Phase '{name}' of {method.name} produced a non-finite loss at step "
+                                f"{int(at)} (epoch {epoch}). Training stopped; the last checkpoint "
+                                f"(if any) predates it. Try a lower learning rate.")
+        history.logs.append({"epoch": epoch + it / max(n_iter, 1), "step": step, **means})
+        sums.clear()
+        counts.clear()
+        if bar is not None:
+            bar.set_postfix({k.split("/")[0] + " " + k.split("/")[1]: f"{v:.3g}"
+                             for k, v in means.items() if k.endswith("/loss")}, refresh=False)
+
+    interrupted = threading.Event()
+
+    def on_sigint(*_):
+        """First Ctrl-C: finish the iteration, save, stop. A second one stops at once."""
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGINT, on_sigint)
+
+    active = [p for p in phases if p.active(epoch)]
+    n_iter = n_batches // max(p.repeats for p in active) if active else 0
+    method.train()
+    bar = tqdm(total=epochs, initial=epoch, desc=method.name, unit="epoch",
+               disable=not progress, dynamic_ncols=True)
+    last_save, boundary = time.monotonic(), True
+    try:
+        while epoch < epochs:
+            active = [p for p in phases if p.active(epoch)]
+            if not active:
+                raise ValueError(f"no phase of {method.name} is active in epoch {epoch}")
+            per_iter = max(p.repeats for p in active)
+            n_iter = n_batches // per_iter
+            if n_iter == 0:
+                raise ValueError(f"an iteration needs {per_iter} batches of {batch_size}, "
+                                 f"more than the {len(images)} training images")
+            perm = data.epoch_permutation(len(images), seed=seed, epoch=epoch, device=device)
+            t0 = time.perf_counter()
+            while it < n_iter:
+                boundary = False
+                step_t += 1                      # steps count from 1: the iteration now running
+                for phase in active:
+                    for r in range(phase.repeats):
+                        x_real = data.get_batch(images, perm, it * per_iter + r, batch_size)
+                        loss, logs = _step(phase, x_real)
+                        first_bad[phase.name] = torch.where(
+                            (first_bad[phase.name] < 0) & ~torch.isfinite(loss), step_t, first_bad[phase.name])
+                        for k, v in {"loss": loss, **logs}.items():
+                            key = f"{phase.name}/{k}"
+                            sums[key] = sums.get(key, 0) + v.detach().float()
+                            counts[key] = counts.get(key, 0) + 1
+                it += 1
+                step += 1
+                boundary = True
+                state = FitState(method, epoch, step, history, device)
+                for cb in callbacks:
+                    cb.on_step_end(state)
+                if step % log_every == 0:
+                    flush()
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+                if folder is not None and time.monotonic() - last_save >= checkpoint_seconds:
+                    flush()
+                    save()
+                    last_save = time.monotonic()
+            flush()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            history.epochs.append({"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
+                                   "images": n_iter * per_iter * batch_size})
+            epoch, it = epoch + 1, 0
+            state = FitState(method, epoch, step, history, device)
+            for cb in callbacks:
+                cb.on_epoch_end(state)
+            save()
+            last_save = time.monotonic()
+            bar.update(1)
+    except KeyboardInterrupt:
+        if boundary and folder is not None:
+            flush()
+            save()
+            print(f"\nInterrupted at epoch {epoch}, step {step}: checkpoint saved in {folder}. "
+                  f"Run the same cell again to resume.")
+        elif folder is not None:
+            print(f"\nInterrupted mid-step: the last checkpoint in {folder} is kept. Run the cell again to resume.")
+        raise
+    finally:
+        bar.close()
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+    return history
+
+
+def _step(phase: Phase, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """One optimizer step of one phase. Gradients go only to the phase's own parameters."""
+    loss, logs = phase.loss_fn(x_real)
+    params = phase.params
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    for p, g in zip(params, grads):
+        p.grad = g
+    phase.optimizer.step()
+    if phase.after_step is not None:
+        phase.after_step()
+    return loss.detach(), logs
+
+
+# ----------------------------------------------------------------------------- ready-made callbacks
+
+class SampleGrid(Callback):
+    """Each epoch, decode the same fixed noise and keep the images (uint8) in the history.
+
+    A strip of these shows how samples from one z evolve over training.
+    """
+
+    def __init__(self, n: int = 64, seed: int = 1234):
+        self.n, self.seed = n, seed
+
+    def on_epoch_end(self, state: FitState) -> None:
+        gen = torch.Generator(device=state.device).manual_seed(self.seed)
+        z = state.method.noise(self.n, generator=gen)
+        with eval_mode(state.method), torch.no_grad():
+            x = state.method.sample(self.n, z=z)
+        state.history.samples[state.epoch] = data.to_uint8(x).cpu()
+
+
+class EpochMetric(Callback):
+    """Every ``every`` epochs, add ``fn(method) -> {name: float}`` to that epoch's row.
+
+    ``fn`` runs in eval mode, without gradients (unless ``grad=True``), on a forked RNG, so
+    measuring never changes the course of training.
+    """
+
+    def __init__(self, fn: Callable[[Method], dict[str, float]], every: int = 1, grad: bool = False):
+        self.fn, self.every, self.grad = fn, every, grad
+
+    def on_epoch_end(self, state: FitState) -> None:
+        if state.epoch % self.every == 0:
+            state.history.epochs[-1].update(_measure(self.fn, state, self.grad))
+
+
+class StepMetric(Callback):
+    """Every ``every`` steps, log ``fn(method) -> {name: float}`` (one host sync each time)."""
+
+    def __init__(self, fn: Callable[[Method], dict[str, float]], every: int = 50, grad: bool = False):
+        self.fn, self.every, self.grad = fn, every, grad
+
+    def on_step_end(self, state: FitState) -> None:
+        if state.step % self.every == 0:
+            state.history.logs.append({"step": state.step, **_measure(self.fn, state, self.grad)})
+
+
+def _measure(fn: Callable[[Method], dict[str, float]], state: FitState, grad: bool) -> dict[str, float]:
+    devices = [state.device.index or 0] if state.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), eval_mode(state.method), torch.set_grad_enabled(grad):
+        return {k: float(v) for k, v in fn(state.method).items()}
+
+
+class eval_mode:
+    """Context manager: ``module.eval()`` inside, the previous mode restored on exit."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+
+    def __enter__(self):
+        self.was_training = self.module.training
+        self.module.eval()
+        return self.module
+
+    def __exit__(self, *exc):
+        self.module.train(self.was_training)
+        return False
+
+
+def seconds_per_epoch(history: History) -> float:
+    """Median wall time of the recorded epochs (the first, with warm-up, included)."""
+    times = sorted(row["seconds"] for row in history.epochs if "seconds" in row)
+    return times[len(times) // 2] if times else math.nan
