@@ -11,7 +11,6 @@ import torch
 os.environ["TUTORIAL_SMOKE"] = "1"
 os.environ["TUTORIAL_HEADLESS"] = "1"
 os.environ.setdefault("TUTORIAL_RUNS", tempfile.mkdtemp(prefix="tutorial-test-runs-"))
-os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 

@@ -1,0 +1,44 @@
+"""Conventions every notebook keeps (nbval executes them; these check their sources)."""
+import json
+
+import pytest
+
+from tutorial_lib import runtime
+
+NOTEBOOKS = sorted((runtime.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_sources_carry_no_outputs_or_widget_state(path):
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, f"{path.name} has outputs"
+    assert "widgets" not in nb["metadata"], f"{path.name} stores widget state"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_first_cell_is_the_colab_setup_cell(path):
+    first = cells(path)[0]
+    assert first["cell_type"] == "code"
+    assert "".join(first["source"]) == runtime.colab_setup_source()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_one_tagged_parameters_cell_followed_by_validation(path):
+    cs = cells(path)
+    tagged = [i for i, c in enumerate(cs) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: expected exactly one cell tagged 'parameters'"
+    following = "".join(cs[tagged[0] + 1]["source"])
+    assert "check" in following or "Config(" in following, (
+        f"{path.name}: the cell after the parameters must validate them")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_imports_are_explicit(path):
+    for cell in cells(path):
+        assert "import *" not in "".join(cell["source"]), f"{path.name} uses a star import"
