@@ -29,8 +29,7 @@ def changed(before, model):
 def two_steps(model, train, batch_size=32, **kwargs):
     """Train exactly two iterations (one epoch over just enough images)."""
     per_iter = max(p.repeats for p in model.phases() if p.active(0))
-    subset = data.Split(train.name, train.x[:2 * per_iter * batch_size], train.y[:2 * per_iter * batch_size])
-    return trainer.fit(model, subset, epochs=1, batch_size=batch_size, checkpoint_dir=None, progress=False,
+    return trainer.fit(model, train.take(2 * per_iter * batch_size), epochs=1, batch_size=batch_size, checkpoint_dir=None, progress=False,
                        **kwargs)
 
 
@@ -99,7 +98,7 @@ def test_aegan_generator_step_never_touches_the_decoder():
 
 def test_aegan_sequential_schedule_trains_the_autoencoder_then_the_latent_gan(tiny, tmp_path):
     model = methods.build("aegan", **SMALL["aegan"], schedule="sequential", ae_epochs=1)
-    subset = data.Split(tiny.name, tiny.x[:64], tiny.y[:64])
+    subset = tiny.take(64)
     before = snapshot(model)
     trainer.fit(model, subset, epochs=1, batch_size=32, checkpoint_dir=tmp_path, progress=False)
     assert changed(before, model) == {"encoder", "decoder"}

@@ -1,9 +1,11 @@
 """Conventions every notebook keeps (nbval executes them; these check their sources)."""
 import json
+import logging
 
+import papermill
 import pytest
 
-from tutorial_lib import runtime
+from tutorial_lib import runtime, series
 
 NOTEBOOKS = sorted((runtime.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -42,3 +44,11 @@ def test_one_tagged_parameters_cell_followed_by_validation(path):
 def test_imports_are_explicit(path):
     for cell in cells(path):
         assert "import *" not in "".join(cell["source"]), f"{path.name} uses a star import"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_sees_every_parameter(path, caplog):
+    """`papermill --help-notebook` must list them all (it skips lines with two '=' signs)."""
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        seen = list(papermill.inspect_notebook(str(path)))
+    assert seen == series.declared_parameters(path), caplog.text

@@ -66,6 +66,10 @@ class Split:
         """The first ``n`` examples as floats (images in [-1, 1])."""
         return as_float(self.x[:n])
 
+    def take(self, n: int) -> "Split":
+        """The first ``n`` examples, as a new split (e.g. exactly k batches for a short run)."""
+        return Split(self.name, self.x[:n], self.y[:n])
+
 
 def load(name: str, split: str = "train", *, root: str | os.PathLike | None = None,
          download: bool = True, limit: int | None = None) -> Split:

@@ -12,6 +12,7 @@ Figures the notebooks save go to ``<run>/figures``, their headline numbers to ``
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -34,19 +35,26 @@ class Outcome:
     error: str = ""
 
 
+def declared_parameters(notebook: Path) -> list[str]:
+    """Names assigned in the notebook's cell tagged ``parameters``, in order."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        return []
+    tree = ast.parse("".join(tagged[0]["source"]))
+    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+            if isinstance(t, ast.Name)]
+
+
 def run_notebook(source: Path, output: Path, parameters: dict | None = None,
                  progress: bool = False) -> Outcome:
     """Execute ``source`` with papermill into ``output`` (atomically); never raises on a cell error.
 
     Only parameters the notebook declares in its ``parameters`` cell are passed.
     """
-    import logging
-
     import papermill
 
-    # Papermill cannot infer a type for `x = runtime.pick(...)` and warns per line; harmless.
-    logging.getLogger("papermill.translators").setLevel(logging.ERROR)
-    declared = papermill.inspect_notebook(str(source))
+    declared = declared_parameters(source)
     params = {k: v for k, v in (parameters or {}).items() if k in declared}
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.stem}.partial.ipynb")
