@@ -11,7 +11,10 @@ import torch
 os.environ["TUTORIAL_SMOKE"] = "1"
 os.environ["TUTORIAL_HEADLESS"] = "1"
 os.environ.setdefault("TUTORIAL_RUNS", tempfile.mkdtemp(prefix="tutorial-test-runs-"))
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# `make test` runs two pytest workers (and their notebook kernels) on a 2-core machine: one
+# thread each. More threads than cores make OpenMP spin-wait and run several times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture

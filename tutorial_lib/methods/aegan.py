@@ -171,11 +171,11 @@ class ExPostGMM(nn.Module):
             codes = torch.cat([model.encode(data.as_float(train.x[i:i + batch_size].to(device))).cpu()
                                for i in range(0, len(train), batch_size)])
         self.gmm = GaussianMixture(n_components, covariance_type="full", random_state=seed).fit(codes.numpy())
-        self.rng = np.random.default_rng(seed)
+        self.gmm.random_state = None      # from now on draw from NumPy's global RNG, which callers seed
 
     def sample(self, n: int) -> Tensor:
         device = next(self.model.parameters()).device
         h, _ = self.gmm.sample(n)                     # grouped by mixture component ...
-        h = h[self.rng.permutation(n)]                # ... so shuffle
+        h = h[np.random.permutation(n)]               # ... so shuffle
         with torch.no_grad():
             return self.model.decode(torch.as_tensor(h, dtype=torch.float32, device=device))
