@@ -1,0 +1,38 @@
+"""Invalid notebook parameters stop the run in the validation cell, with one clear message."""
+import json
+
+import pytest
+import torch
+
+from tutorial_lib import runtime, series
+
+NOTEBOOK = runtime.REPO_ROOT / "notebooks" / "04_vae.ipynb"
+
+CASES = [
+    ({"dataset": "cifar10"}, "dataset='cifar10' is not one of the allowed values: 'mnist', 'fashion-mnist', 'mnist-sample'"),
+    ({"likelihood": "poisson"}, "likelihood='poisson' is not one of the allowed values: 'bernoulli', 'gaussian'"),
+    ({"epochs": 0}, "epochs=0 must be a positive integer"),
+    ({"latent_dim": -4}, "latent_dim=-4 must be a positive integer"),
+]
+if not torch.cuda.is_available():
+    CASES.append(({"device": "cuda"}, "device='cuda' was requested but no CUDA GPU is visible"))
+
+
+def validation_cell_index(nb):
+    """The first code cell after papermill's injected-parameters cell."""
+    cells = nb["cells"]
+    injected = next(i for i, c in enumerate(cells) if "injected-parameters" in c["metadata"].get("tags", []))
+    return next(i for i in range(injected + 1, len(cells)) if cells[i]["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("params, message", CASES, ids=[next(iter(p)) for p, _ in CASES])
+def test_bad_parameter_fails_in_the_validation_cell(tmp_path, params, message):
+    outcome = series.run_notebook(NOTEBOOK, tmp_path / "out.ipynb", params)
+    assert not outcome.ok
+    assert message in outcome.error, outcome.error
+    nb = json.loads(outcome.output.read_text())
+    failing = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+               and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert failing == [validation_cell_index(nb)]
+    later = nb["cells"][validation_cell_index(nb) + 1:]
+    assert all(c.get("execution_count") is None for c in later if c["cell_type"] == "code"), "work started anyway"

@@ -1,0 +1,155 @@
+"""Benchmark: one MNIST epoch of each model, classic DataLoader loop vs our ``fit()``.
+
+    python -m tutorial_lib.bench                       # all four models, full MNIST, on the GPU
+    python -m tutorial_lib.bench --models gan --batch-size 128 --limit 8192 --device cpu
+    python -m tutorial_lib.bench --series              # also time the whole series through papermill
+
+Both ways train the **same networks** with the **same update phases and batch size**:
+
+(a) classic: torchvision MNIST with ``ToTensor`` + ``Normalize`` through
+    ``DataLoader(num_workers=2, shuffle=True)``, eager fp32, ``loss.backward()``, and ``.item()``
+    after every step, as pytorch/examples does;
+(b) ours: ``trainer.fit`` on the device-resident uint8 tensor.
+
+Printed per model: steady-state seconds per epoch (warm-up epochs timed apart), images per
+second, the speed-up, and the arithmetic lower bound: FLOPs per epoch (counted with
+``torch.utils.flop_counter`` on one iteration) divided by the device's peak rate.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torchvision
+from torch.utils.flop_counter import FlopCounterMode
+
+from tutorial_lib import data, methods, runtime, trainer
+
+MODELS = {"vae": ("vae", {}), "dcgan": ("gan", {}), "wgan_gp": ("wgan", {"constraint": "gp"}),
+          "aegan": ("aegan", {"schedule": "joint"})}
+PEAK_TFLOPS = {"H100": 494.7, "H200": 494.7, "A100": 156.0}
+"""Dense TF32 tensor-core peaks (NVIDIA datasheets, SXM); the bound assumes fp32 work on tensor cores."""
+
+
+def build(name: str, device: torch.device):
+    method, config = MODELS[name]
+    torch.manual_seed(0)
+    return methods.build(method, **config).to(device)
+
+
+def iterations(model, n_images: int, batch_size: int) -> int:
+    per_iter = max(p.repeats for p in model.phases() if p.active(0))
+    return data.batches_per_epoch(n_images, batch_size) // per_iter
+
+
+def classic_epoch(model, loader, device) -> float:
+    """One pass of the DataLoader, pytorch/examples style; returns wall seconds."""
+    phases = [p for p in model.phases() if p.active(0)]
+    model.train()
+    batches = iter(loader)
+    t0 = time.perf_counter()
+    while True:
+        try:
+            for phase in phases:
+                for _ in range(phase.repeats):
+                    x, _ = next(batches)
+                    x = x.to(device)
+                    phase.optimizer.zero_grad()
+                    loss, _ = phase.loss_fn(x)
+                    for p in model.parameters():       # classic loops call backward() on everything ...
+                        p.grad = None
+                    loss.backward()
+                    phase.optimizer.step()
+                    if phase.after_step:
+                        phase.after_step()
+                    loss.item()                        # ... and read the loss every step
+        except StopIteration:
+            break
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def flops_per_iteration(model, batch: torch.Tensor) -> int:
+    """FLOPs of one training iteration (every active phase, forward and backward)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        for phase in (p for p in model.phases() if p.active(0)):
+            for _ in range(phase.repeats):
+                trainer._step(phase, batch)
+    return counter.get_total_flops()
+
+
+def bench_model(name: str, train: data.Split, root: Path, batch_size: int, epochs: int, warmup: int,
+                device: torch.device, peak: float | None, limit: int | None) -> dict:
+    # (a) classic loop
+    tf = torchvision.transforms
+    dataset = torchvision.datasets.MNIST(str(root), train=True, transform=tf.Compose(
+        [tf.ToTensor(), tf.Normalize((0.5,), (0.5,))]))
+    if limit:
+        dataset = torch.utils.data.Subset(dataset, range(limit))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=2,
+                                         drop_last=True, pin_memory=device.type == "cuda",
+                                         persistent_workers=True)
+    model = build(name, device)
+    classic = [classic_epoch(model, loader, device) for _ in range(warmup + epochs)]
+    # (b) ours
+    model = build(name, device)
+    history = trainer.fit(model, train, epochs=warmup + epochs, batch_size=batch_size, checkpoint_dir=None,
+                          progress=False)
+    ours = [row["seconds"] for row in history.epochs]
+    # arithmetic bound
+    model = build(name, device)
+    flops = flops_per_iteration(model, train.floats(batch_size).to(device)) * iterations(model, len(train), batch_size)
+    result = {"model": name, "classic_s": statistics.median(classic[warmup:]), "classic_first_s": classic[0],
+              "ours_s": statistics.median(ours[warmup:]), "ours_first_s": ours[0], "tflop": flops / 1e12,
+              "images": len(train)}
+    result["speedup"] = result["classic_s"] / result["ours_s"]
+    result["bound_s"] = flops / (peak * 1e12) if peak else float("nan")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs after warm-up (median reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="epochs run first and reported apart")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N training images (0: all)")
+    parser.add_argument("--device", default="auto", choices=runtime.DEVICES)
+    parser.add_argument("--peak-tflops", type=float, default=None, help="device peak (default: by GPU name)")
+    parser.add_argument("--series", action="store_true", help="also time the whole series (full mode)")
+    args = parser.parse_args(argv)
+    for name in ("batch_size", "epochs"):
+        runtime.check_positive_int(name, getattr(args, name))
+
+    device = runtime.get_device(args.device)
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    peak = args.peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in gpu), None)
+    train = data.load("mnist", "train", limit=args.limit or None)
+    root = data.default_root()
+    print(f"{gpu} | torch {torch.__version__} | {len(train)} images | batch {args.batch_size} | "
+          f"peak {peak or '?'} TFLOP/s (fp32 on tensor cores)")
+    header = (f"{'model':<8} {'classic s/ep':>12} {'ours s/ep':>10} {'speed-up':>9} {'images/s':>10} "
+              f"{'TFLOP/ep':>9} {'bound s':>8} {'x bound':>8} {'first ep (cl/ours)':>19}")
+    print(header)
+    for name in args.models:
+        r = bench_model(name, train, root, args.batch_size, args.epochs, args.warmup, device, peak,
+                        args.limit or None)
+        print(f"{name:<8} {r['classic_s']:>12.2f} {r['ours_s']:>10.3f} {r['speedup']:>8.1f}x "
+              f"{r['images'] / r['ours_s']:>10.0f} {r['tflop']:>9.3f} {r['bound_s']:>8.4f} "
+              f"{r['ours_s'] / r['bound_s']:>7.0f}x {r['classic_first_s']:>9.2f}/{r['ours_first_s']:<8.2f}",
+              flush=True)
+    if args.series:
+        from tutorial_lib import series
+        t0 = time.perf_counter()
+        code = series.main(["--full"])
+        print(f"whole series at default parameters: {time.perf_counter() - t0:.0f} s (exit code {code})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
