@@ -14,6 +14,7 @@ step), so the GPU never waits for Python.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import threading
@@ -79,7 +80,8 @@ class Method(nn.Module):
         return torch.randn(n, self.noise_dim, generator=generator, device=device)
 
     def config(self) -> dict:
-        raise NotImplementedError
+        """The settings that define this model (its config dataclass as a dict)."""
+        return dataclasses.asdict(self.cfg)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Built on first use, after the model has been moved to its device."""

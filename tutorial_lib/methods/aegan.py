@@ -17,7 +17,7 @@ autoencoder alone for ``ae_epochs``, then freezes it and trains the latent GAN.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -84,9 +84,6 @@ class AEGAN(Method):
     @property
     def uses_d2(self) -> bool:
         return self.cfg.image_weight > 0
-
-    def config(self) -> dict:
-        return asdict(self.cfg)
 
     def make_optimizers(self):
         adam = lambda module: torch.optim.Adam(module.parameters(), self.cfg.lr_gan, betas=(0.5, 0.999))

@@ -15,7 +15,7 @@ WGAN (Arjovsky et al. 2017) / WGAN-GP (Gulrajani et al. 2017), each iteration:
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -83,9 +83,6 @@ class GAN(Method):
         self.cfg = cfg
         self.noise_dim = cfg.latent_dim
         self.generator, self.discriminator = _build_nets(cfg, batchnorm=True)
-
-    def config(self) -> dict:
-        return asdict(self.cfg)
 
     def make_optimizers(self):
         betas = (self.cfg.beta1, 0.999)
@@ -179,9 +176,6 @@ class WGAN(Method):
         self.cfg = cfg
         self.noise_dim = cfg.latent_dim
         self.generator, self.critic = _build_nets(cfg, batchnorm=False)
-
-    def config(self) -> dict:
-        return asdict(self.cfg)
 
     def make_optimizers(self):
         if self.cfg.constraint == "clip":

@@ -8,7 +8,7 @@ default, or Gaussian with a fixed σ (squared error / 2σ²). λ = 1 gives the n
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
@@ -52,9 +52,6 @@ class VAE(Method):
         self.noise_dim = cfg.latent_dim
         self.encoder = nets.ConvEncoder(2 * cfg.latent_dim, cfg.width)   # -> (μ, log σ²)
         self.decoder = nets.ConvDecoder(cfg.latent_dim, cfg.width)       # -> logits of p(x|z)
-
-    def config(self) -> dict:
-        return asdict(self.cfg)
 
     def make_optimizers(self):
         return {"vae": torch.optim.Adam(self.parameters(), lr=self.cfg.lr)}
