@@ -70,3 +70,17 @@ def test_write_results_is_atomic_and_skips_empty_paths(tmp_path):
     runtime.write_results(path, {"nelbo": 99.5})
     assert json.loads(path.read_text()) == {"nelbo": 99.5}
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]   # no temp files left behind
+
+
+def test_headless_unless_a_widget_frontend_is_present(monkeypatch):
+    for name in ("TUTORIAL_SMOKE", "TUTORIAL_HEADLESS", "CI", "GITHUB_ACTIONS", "JPY_SESSION_NAME",
+                 "VSCODE_PID", "TUTORIAL_WIDGETS"):
+        monkeypatch.delenv(name, raising=False)
+    assert runtime.headless()                                 # plain papermill / script: static figures
+    monkeypatch.setenv("JPY_SESSION_NAME", "/work/notebooks/04_vae.ipynb")   # started by JupyterLab
+    assert not runtime.headless()
+    monkeypatch.setenv("TUTORIAL_HEADLESS", "1")              # the explicit switch wins
+    assert runtime.headless()
+    monkeypatch.delenv("TUTORIAL_HEADLESS")
+    monkeypatch.setenv("TUTORIAL_SMOKE", "1")
+    assert runtime.headless()

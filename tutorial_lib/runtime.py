@@ -55,12 +55,18 @@ def in_ci() -> bool:
 
 
 def headless() -> bool:
-    """True where no widget frontend will render (nbval, papermill runs, CI, smoke mode).
+    """True where no widget frontend will render, so interactive figures draw a static grid instead.
 
-    Interactive figures then draw a static grid over a few slider values instead.
-    Set ``TUTORIAL_HEADLESS=1`` when you execute notebooks yourself with papermill.
+    Live widgets need a frontend that renders them: a kernel started by Jupyter Server (JupyterLab,
+    Notebook; it sets ``JPY_SESSION_NAME``), Colab or VS Code — or ``TUTORIAL_WIDGETS=1``. Anywhere
+    else (papermill, nbval, a script) and always under ``TUTORIAL_HEADLESS=1``, smoke mode or CI,
+    the figures are static, so an unattended run never waits on a widget.
     """
-    return smoke_mode() or in_ci() or _flag(HEADLESS_ENV)
+    if smoke_mode() or in_ci() or _flag(HEADLESS_ENV):
+        return True
+    frontend = (_flag("TUTORIAL_WIDGETS") or in_colab() or "JPY_SESSION_NAME" in os.environ
+                or "VSCODE_PID" in os.environ)
+    return not frontend
 
 
 DEVICES = ("auto", "cpu", "cuda")

@@ -1,9 +1,10 @@
 """Interactive figures that also work where no widget frontend runs.
 
-In JupyterLab (or Colab) :func:`interactive_figure` shows ipywidgets sliders and redraws the
-figure as you move them. Executed headless — nbval, papermill, CI, smoke mode, or with
-``TUTORIAL_HEADLESS=1`` — the same call draws one static figure over a few values of each
-slider instead, so a notebook never hangs or errors for want of a browser.
+In JupyterLab, Jupyter Notebook, Colab or VS Code :func:`interactive_figure` shows ipywidgets
+sliders and redraws the figure as you move them. Executed anywhere else — papermill, nbval, CI,
+smoke mode, or with ``TUTORIAL_HEADLESS=1`` — the same call draws one static figure over a few
+values of each slider instead, so a notebook never hangs or errors for want of a browser
+(see :func:`tutorial_lib.runtime.headless`).
 
     def draw(fig, theta):                      # draw into the (sub)figure you are given
         ax = fig.add_subplot()
