@@ -189,3 +189,13 @@ def test_metrics_do_not_change_the_course_of_training(tiny):
     measured = run([trainer.EpochMetric(lambda m: {"r": torch.randn(()).item()}),
                     trainer.StepMetric(lambda m: {"r": torch.randn(()).item()}, every=2)])
     assert same(plain, measured)
+
+
+def test_linear_lr_decay_follows_training_progress(tiny):
+    model = methods.build("wgan", width=8, latent_dim=8, lr_decay=True, critic_steps=1)
+    seen = []
+    original = model.critic_loss
+    model.critic_loss = lambda x: (seen.append(model.optimizers()["critic"].param_groups[0]["lr"]), original(x))[1]
+    trainer.fit(model, tiny.take(128), epochs=2, batch_size=32, checkpoint_dir=None, progress=False)
+    # 4 iterations an epoch, 8 in all: progress 0, 1/8, ..., 7/8 -> lr 1e-4 · (1 − progress)
+    assert seen == pytest.approx([1e-4 * (1 - k / 8) for k in range(8)])

@@ -41,7 +41,8 @@ def smoke_mode() -> bool:
 def pick(full: Any, smoke: Any) -> Any:
     """The value for the current mode: ``full`` normally, ``smoke`` under ``TUTORIAL_SMOKE=1``.
 
-    Used in every notebook's parameters cell, e.g. ``epochs = runtime.pick(full=10, smoke=1)``.
+    Used in every notebook's parameters cell, positionally — ``epochs = runtime.pick(10, 1)`` — because
+    papermill's parameter parser skips lines with more than one ``=``.
     """
     return smoke if smoke_mode() else full
 

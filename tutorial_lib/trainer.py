@@ -40,6 +40,8 @@ class Phase:
     repeats     steps per iteration, each on a fresh real batch (WGAN-GP's critic: 5)
     start_epoch, stop_epoch   the epochs [start, stop) in which the phase runs (schedules)
     after_step  called after each step (WGAN's weight clipping)
+    lr_factor   learning rate = initial rate × lr_factor(progress), progress in [0, 1] over the
+                requested epochs (e.g. linear decay to 0); None keeps the rate fixed
 
     Only the parameters held by ``optimizer`` receive gradients from ``loss_fn``: a
     generator's loss never changes the discriminator, AEGAN's G1 loss never changes Dec.
@@ -51,6 +53,7 @@ class Phase:
     start_epoch: int = 0
     stop_epoch: int | None = None
     after_step: Callable[[], None] | None = None
+    lr_factor: Callable[[float], float] | None = None
 
     def active(self, epoch: int) -> bool:
         return epoch >= self.start_epoch and (self.stop_epoch is None or epoch < self.stop_epoch)
@@ -252,6 +255,8 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
                 boundary = False
                 step_t += 1                      # steps count from 1: the iteration now running
                 for phase in active:
+                    if phase.lr_factor is not None:
+                        _set_lr(phase, phase.lr_factor((epoch + it / n_iter) / epochs))
                     for r in range(phase.repeats):
                         x_real = data.get_batch(images, perm, it * per_iter + r, batch_size)
                         loss, logs = _step(phase, x_real)
@@ -301,6 +306,17 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
         if old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
     return history
+
+
+def _set_lr(phase: Phase, factor: float) -> None:
+    for group in phase.optimizer.param_groups:
+        group.setdefault("initial_lr", group["lr"])
+        group["lr"] = group["initial_lr"] * factor
+
+
+def linear_decay(progress: float) -> float:
+    """Learning-rate factor falling linearly from 1 at the start to 0 at the end of training."""
+    return max(0.0, 1.0 - progress)
 
 
 def _step(phase: Phase, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:

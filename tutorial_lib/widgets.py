@@ -84,7 +84,7 @@ def _static_grid(draw, sliders, static, panel_size):
             chosen = {**starts, name: values[c]}
             draw(sub, **chosen)
             label = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in chosen.items())
-            sub.suptitle(label, fontsize=9)
+            sub.suptitle(label, fontsize=8)
     plt.show()
     return fig
 

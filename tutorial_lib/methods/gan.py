@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tutorial_lib import losses, nets, runtime
+from tutorial_lib import losses, nets, runtime, trainer
 from tutorial_lib.trainer import Method, Phase
 
 Tensor = torch.Tensor
@@ -158,6 +158,8 @@ class WGANConfig:
     """Learning rate (gp: Adam, 1e-4; clip: RMSprop, the paper's 5e-5)."""
     betas: tuple[float, float] = (0.5, 0.9)
     """Adam's (β1, β2) for 'gp' (Gulrajani et al.: (0, 0.9) or (0.5, 0.9))."""
+    lr_decay: bool = False
+    """Decay both learning rates linearly to 0 over the run (Gulrajani et al.'s CIFAR-10 recipe)."""
 
     def __post_init__(self):
         _check_arch(self)
@@ -187,8 +189,10 @@ class WGAN(Method):
     def phases(self) -> list[Phase]:
         opt = self.optimizers()
         clip = self.clip_critic if self.cfg.constraint == "clip" else None
-        return [Phase("critic", opt["critic"], self.critic_loss, repeats=self.cfg.critic_steps, after_step=clip),
-                Phase("generator", opt["generator"], self.generator_loss)]
+        decay = trainer.linear_decay if self.cfg.lr_decay else None
+        return [Phase("critic", opt["critic"], self.critic_loss, repeats=self.cfg.critic_steps, after_step=clip,
+                      lr_factor=decay),
+                Phase("generator", opt["generator"], self.generator_loss, lr_factor=decay)]
 
     def sample(self, n: int, z: Tensor | None = None) -> Tensor:
         return self.generator(self.noise(n) if z is None else z)
