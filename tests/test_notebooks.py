@@ -52,3 +52,10 @@ def test_papermill_sees_every_parameter(path, caplog):
     with caplog.at_level(logging.WARNING, logger="papermill"):
         seen = list(papermill.inspect_notebook(str(path)))
     assert seen == series.declared_parameters(path), caplog.text
+
+
+def test_readme_lists_exactly_the_notebooks_that_exist():
+    import re
+    readme = (runtime.REPO_ROOT / "README.md").read_text()
+    linked = set(re.findall(r"\(notebooks/(\d\d_[a-z_]+\.ipynb)\)", readme))
+    assert linked == {p.name for p in NOTEBOOKS}
