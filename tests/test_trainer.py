@@ -9,7 +9,7 @@ import textwrap
 import pytest
 import torch
 
-from tutorial_lib import checkpoints, data, methods, trainer
+from tutorial_lib import callbacks, checkpoints, data, methods, trainer
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def test_bad_method_configs_raise_value_error(name, config):
 
 def test_sample_grid_callback_records_fixed_noise_samples(tiny):
     history = trainer.fit(vae(), tiny, epochs=2, batch_size=64, checkpoint_dir=None, progress=False,
-                          callbacks=[trainer.SampleGrid(n=8)])
+                          callbacks=[callbacks.SampleGrid(n=8)])
     assert sorted(history.samples) == [1, 2]
     assert history.samples[1].shape == (8, 1, 28, 28) and history.samples[1].dtype == torch.uint8
     assert not torch.equal(history.samples[1], history.samples[2])
@@ -186,8 +186,8 @@ def test_metrics_do_not_change_the_course_of_training(tiny):
                     callbacks=callbacks)
         return params(m)
     plain = run([])
-    measured = run([trainer.EpochMetric(lambda m: {"r": torch.randn(()).item()}),
-                    trainer.StepMetric(lambda m: {"r": torch.randn(()).item()}, every=2)])
+    measured = run([callbacks.EpochMetric(lambda m: {"r": torch.randn(()).item()}),
+                    callbacks.StepMetric(lambda m: {"r": torch.randn(()).item()}, every=2)])
     assert same(plain, measured)
 
 

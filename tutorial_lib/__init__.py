@@ -7,7 +7,8 @@ Modules, one job each (import them explicitly: ``from tutorial_lib import data, 
     nets         the networks (conv encoder/decoder, DCGAN, MLP)
     losses       every loss, with its equation and reduction
     methods/     VAE, GAN, WGAN(-GP), AEGAN: each declares its update phases
-    trainer      fit(): the one training loop, callbacks, history
+    trainer      fit(): the one training loop; Phase, Method, History
+    callbacks    fixed-noise sample grids, metrics per epoch or per step
     checkpoints  atomic, resumable checkpoints and exported models
     plots        image grids and training curves
     widgets      interactive figures that fall back to static grids when headless

@@ -69,6 +69,27 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+# ----------------------------------------------------------------------------- training state
+
+def save_training(folder: Path, method, history_state: dict, epoch: int, iteration: int, step: int) -> None:
+    """Everything a run needs to continue exactly: weights, optimizer states, RNG, history, position."""
+    save(Path(folder) / LAST, {
+        "method": method.state_dict(),
+        "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()},
+        "rng": rng_state(), "history": history_state,
+        "epoch": epoch, "iteration": iteration, "step": step})
+
+
+def load_training(folder: Path, method, device: torch.device) -> dict:
+    """Restore weights, optimizer states and RNG from ``save_training``; return the rest of it."""
+    ckpt = load(Path(folder) / LAST, map_location=device)
+    method.load_state_dict(ckpt["method"])
+    for name, opt in method.optimizers().items():
+        opt.load_state_dict(ckpt["optimizers"][name])
+    set_rng_state(ckpt["rng"])
+    return {k: ckpt[k] for k in ("history", "epoch", "iteration", "step")}
+
+
 # ----------------------------------------------------------------------------- trained models
 
 def export_model(method, path: str | Path, **extra: Any) -> Path:

@@ -10,7 +10,8 @@ and stopping on a non-finite loss. For example WGAN-GP declares
 and one iteration then draws five fresh real batches, one per critic step.
 
 Losses are accumulated on the device and read once per log interval (no ``.item()`` per
-step), so the GPU never waits for Python.
+step), so the GPU never waits for Python. Ready-made callbacks (fixed-noise sample grids,
+metrics per epoch or per step) live in :mod:`tutorial_lib.callbacks`.
 """
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ class Phase:
 class Method(nn.Module):
     """Base class of the generative models: declares phases, samples, describes its config."""
     name = "method"
+    noise_dim: int
+    """Size of the noise z that :meth:`sample` decodes."""
 
     def phases(self) -> list[Phase]:
         raise NotImplementedError
@@ -73,9 +76,6 @@ class Method(nn.Module):
     def sample(self, n: int, z: Tensor | None = None) -> Tensor:
         """``n`` images in [-1, 1] (from ``z`` when given)."""
         raise NotImplementedError
-
-    noise_dim: int
-    """Size of the noise z that :meth:`sample` decodes."""
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Noise z ~ N(0, I) on the method's device, shape (n, noise_dim)."""
@@ -105,7 +105,7 @@ class History:
     """What a run recorded: averaged logs per interval, per-epoch summaries, sample grids."""
     logs: list[dict] = field(default_factory=list)     # {"epoch": float, "step": int, "<phase>/<key>": mean}
     epochs: list[dict] = field(default_factory=list)   # {"epoch": int, "seconds": float, ...callback figures}
-    samples: dict[int, Tensor] = field(default_factory=dict)  # epoch -> uint8 images (fixed noise)
+    samples: dict[int, Tensor] = field(default_factory=dict)  # epoch -> samples from fixed noise
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
         rows = [r for r in self.logs if key in r]
@@ -116,6 +116,11 @@ class History:
             if key in row:
                 return row[key]
         raise KeyError(key)
+
+    def seconds_per_epoch(self) -> float:
+        """Median wall time of the recorded epochs (the first, with warm-up, included)."""
+        times = sorted(row["seconds"] for row in self.epochs if "seconds" in row)
+        return times[len(times) // 2] if times else math.nan
 
     def state(self) -> dict:
         return {"logs": self.logs, "epochs": self.epochs, "samples": self.samples}
@@ -132,11 +137,47 @@ class FitState:
 
 
 class Callback:
-    """Hook into ``fit`` at named events; override what you need."""
+    """Hook into ``fit`` at named events; override what you need (see tutorial_lib.callbacks)."""
 
     def on_step_end(self, state: FitState) -> None: ...
 
     def on_epoch_end(self, state: FitState) -> None: ...
+
+
+class _LossMeter:
+    """Sums each phase's logged values on the device; one host read per :meth:`read`.
+
+    It also remembers, on the device, the first step at which each phase's loss was not finite.
+    """
+
+    def __init__(self, phases: list[Phase], step: int, device: torch.device):
+        self.sums: dict[str, Tensor] = {}
+        self.counts: dict[str, int] = {}
+        self.step = torch.full((), step, dtype=torch.long, device=device)
+        self.first_bad = {p.name: torch.full((), -1, dtype=torch.long, device=device) for p in phases}
+
+    def add(self, phase: str, loss: Tensor, logs: dict[str, Tensor]) -> None:
+        bad = self.first_bad[phase]
+        self.first_bad[phase] = torch.where((bad < 0) & ~torch.isfinite(loss), self.step, bad)
+        for k, v in {"loss": loss, **logs}.items():
+            key = f"{phase}/{k}"
+            self.sums[key] = self.sums.get(key, 0) + v.detach().float()
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def read(self, method_name: str, epoch: int) -> dict[str, float]:
+        """Means since the last read; raises :class:`NonFiniteLoss` naming the earliest bad step."""
+        keys = list(self.sums)
+        values = torch.stack([self.sums[k] for k in keys] + list(self.first_bad.values())).tolist()
+        bad = [(at, name) for name, at in zip(self.first_bad, values[len(keys):]) if at >= 0]
+        if bad:
+            at, name = min(bad)          # the earliest failure; later phases only inherit its NaNs
+            raise NonFiniteLoss(f"Phase '{name}' of {method_name} produced a non-finite loss at step "
+                                f"{int(at)} (epoch {epoch}). Training stopped; the last checkpoint "
+                                f"(if any) predates it. Try a lower learning rate.")
+        means = {k: v / self.counts[k] for k, v in zip(keys, values)}
+        self.sums.clear()
+        self.counts.clear()
+        return means
 
 
 def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed: int = 0,
@@ -161,6 +202,7 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     phases = method.phases()
     n_batches = data.batches_per_epoch(len(images), batch_size)
 
+    # ---------------------------------------------------------------- where the run lives; resume
     folder = None
     if checkpoint_dir:
         run_config = {"method": method.config(), "dataset": train.name, "n_train": len(images),
@@ -169,18 +211,13 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
                   else Path(checkpoint_dir))
         folder.mkdir(parents=True, exist_ok=True)
         checkpoints.write_config(folder, run_config)
-
     history, epoch, it, step = History(), 0, 0, 0
     if folder is not None and resume and (folder / checkpoints.LAST).exists():
-        ckpt = checkpoints.load(folder / checkpoints.LAST, map_location=device)
-        method.load_state_dict(ckpt["method"])
-        for name, opt in method.optimizers().items():
-            opt.load_state_dict(ckpt["optimizers"][name])
-        checkpoints.set_rng_state(ckpt["rng"])
-        history = History(**ckpt["history"])
-        epoch, it, step = ckpt["epoch"], ckpt["iteration"], ckpt["step"]
-        where = f"epoch {epoch}" + (f", iteration {it}" if it else "")
-        print(f"Resuming {method.name} from {folder} at {where} (step {step}).")
+        saved = checkpoints.load_training(folder, method, device)
+        history = History(**saved["history"])
+        epoch, it, step = saved["epoch"], saved["iteration"], saved["step"]
+        print(f"Resuming {method.name} from {folder} at epoch {epoch}"
+              + (f", iteration {it}" if it else "") + f" (step {step}).")
         if epoch >= epochs:
             print(f"Already trained for {epoch} epochs (asked for {epochs}): nothing to do.")
             return history
@@ -188,43 +225,23 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
         runtime.seed_everything(seed)
 
     def save() -> None:
-        if folder is None:
-            return
-        checkpoints.save(folder / checkpoints.LAST, {
-            "method": method.state_dict(),
-            "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()},
-            "rng": checkpoints.rng_state(), "history": history.state(),
-            "epoch": epoch, "iteration": it, "step": step})
+        if folder is not None:
+            checkpoints.save_training(folder, method, history.state(), epoch, it, step)
 
-    sums: dict[str, Tensor] = {}
-    counts: dict[str, int] = {}
-    step_t = torch.full((), step, dtype=torch.long, device=device)     # the step counter, kept on the device
-    first_bad = {p.name: torch.full((), -1, dtype=torch.long, device=device) for p in phases}
+    meter = _LossMeter(phases, step, device)
 
-    def flush() -> None:
-        """Read the accumulated losses once (one host sync), record means, stop on NaN/inf."""
-        if not sums:
-            return
-        keys = list(sums)
-        values = torch.stack([sums[k] for k in keys] + list(first_bad.values())).tolist()
-        means = {k: v / counts[k] for k, v in zip(keys, values)}
-        bad = [(at, name) for name, at in zip(first_bad, values[len(keys):]) if at >= 0]
-        if bad:
-            at, name = min(bad)          # the earliest failure; later phases only inherit its NaNs
-            raise NonFiniteLoss(f"Phase '{name}' of {method.name} produced a non-finite loss at step "
-                                f"{int(at)} (epoch {epoch}). Training stopped; the last checkpoint "
-                                f"(if any) predates it. Try a lower learning rate.")
-        history.logs.append({"epoch": epoch + it / max(n_iter, 1), "step": step, **means})
-        sums.clear()
-        counts.clear()
-        if bar is not None:
-            bar.set_postfix({k.split("/")[0] + " " + k.split("/")[1]: f"{v:.3g}"
-                             for k, v in means.items() if k.endswith("/loss")}, refresh=False)
+    def record() -> None:
+        """Read the losses (one host sync), append their means to the history, show them."""
+        if meter.sums:
+            means = meter.read(method.name, epoch)
+            history.logs.append({"epoch": epoch + it / max(n_iter, 1), "step": step, **means})
+            bar.set_postfix({k.replace("/", " "): f"{v:.3g}" for k, v in means.items() if k.endswith("/loss")},
+                            refresh=False)
 
+    # First Ctrl-C (the notebook's stop button): finish the iteration, save, stop. A second: stop now.
     interrupted = threading.Event()
 
     def on_sigint(*_):
-        """First Ctrl-C: finish the iteration, save, stop. A second one stops at once."""
         if interrupted.is_set():
             raise KeyboardInterrupt
         interrupted.set()
@@ -233,18 +250,18 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGINT, on_sigint)
 
-    active = [p for p in phases if p.active(epoch)]
-    n_iter = n_batches // max(p.repeats for p in active) if active else 0
+    # ---------------------------------------------------------------- the loop
+    n_iter = 0
     method.train()
-    bar = tqdm(total=epochs, initial=epoch, desc=method.name, unit="epoch",
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=epochs, initial=epoch, desc=method.name, unit="epoch", disable=not progress,
+               dynamic_ncols=True)
     last_save, boundary = time.monotonic(), True
     try:
         while epoch < epochs:
             active = [p for p in phases if p.active(epoch)]
             if not active:
                 raise ValueError(f"no phase of {method.name} is active in epoch {epoch}")
-            per_iter = max(p.repeats for p in active)
+            per_iter = max(p.repeats for p in active)          # real batches one iteration draws
             n_iter = n_batches // per_iter
             if n_iter == 0:
                 raise ValueError(f"an iteration needs {per_iter} batches of {batch_size}, "
@@ -253,48 +270,38 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
             t0 = time.perf_counter()
             while it < n_iter:
                 boundary = False
-                step_t += 1                      # steps count from 1: the iteration now running
+                meter.step += 1                  # steps count from 1: the iteration now running
                 for phase in active:
                     if phase.lr_factor is not None:
                         _set_lr(phase, phase.lr_factor((epoch + it / n_iter) / epochs))
                     for r in range(phase.repeats):
                         x_real = data.get_batch(images, perm, it * per_iter + r, batch_size)
-                        loss, logs = _step(phase, x_real)
-                        first_bad[phase.name] = torch.where(
-                            (first_bad[phase.name] < 0) & ~torch.isfinite(loss), step_t, first_bad[phase.name])
-                        for k, v in {"loss": loss, **logs}.items():
-                            key = f"{phase.name}/{k}"
-                            sums[key] = sums.get(key, 0) + v.detach().float()
-                            counts[key] = counts.get(key, 0) + 1
-                it += 1
-                step += 1
-                boundary = True
-                state = FitState(method, epoch, step, history, device)
+                        meter.add(phase.name, *_step(phase, x_real))
+                it, step, boundary = it + 1, step + 1, True
                 for cb in callbacks:
-                    cb.on_step_end(state)
+                    cb.on_step_end(FitState(method, epoch, step, history, device))
                 if step % log_every == 0:
-                    flush()
+                    record()
                 if interrupted.is_set():
                     raise KeyboardInterrupt
                 if folder is not None and time.monotonic() - last_save >= checkpoint_seconds:
-                    flush()
+                    record()
                     save()
                     last_save = time.monotonic()
-            flush()
+            record()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             history.epochs.append({"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
                                    "images": n_iter * per_iter * batch_size})
             epoch, it = epoch + 1, 0
-            state = FitState(method, epoch, step, history, device)
             for cb in callbacks:
-                cb.on_epoch_end(state)
+                cb.on_epoch_end(FitState(method, epoch, step, history, device))
             save()
             last_save = time.monotonic()
             bar.update(1)
     except KeyboardInterrupt:
         if boundary and folder is not None:
-            flush()
+            record()
             save()
             print(f"\nInterrupted at epoch {epoch}, step {step}: checkpoint saved in {folder}. "
                   f"Run the same cell again to resume.")
@@ -330,77 +337,3 @@ def _step(phase: Phase, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
     if phase.after_step is not None:
         phase.after_step()
     return loss.detach(), logs
-
-
-# ----------------------------------------------------------------------------- ready-made callbacks
-
-class SampleGrid(Callback):
-    """Each epoch, decode the same fixed noise and keep the samples in the history.
-
-    Images are stored as uint8 (64 of them take 50 kB); 2-D toy points as floats. A strip of
-    these shows how samples from one z evolve over training.
-    """
-
-    def __init__(self, n: int = 64, seed: int = 1234):
-        self.n, self.seed = n, seed
-
-    def on_epoch_end(self, state: FitState) -> None:
-        gen = torch.Generator(device=state.device).manual_seed(self.seed)
-        z = state.method.noise(self.n, generator=gen)
-        with eval_mode(state.method), torch.no_grad():
-            x = state.method.sample(self.n, z=z)
-        state.history.samples[state.epoch] = (data.to_uint8(x) if x.dim() == 4 else x.float()).cpu()
-
-
-class EpochMetric(Callback):
-    """Every ``every`` epochs, add ``fn(method) -> {name: float}`` to that epoch's row.
-
-    ``fn`` runs in eval mode, without gradients (unless ``grad=True``), on a forked RNG, so
-    measuring never changes the course of training.
-    """
-
-    def __init__(self, fn: Callable[[Method], dict[str, float]], every: int = 1, grad: bool = False):
-        self.fn, self.every, self.grad = fn, every, grad
-
-    def on_epoch_end(self, state: FitState) -> None:
-        if state.epoch % self.every == 0:
-            state.history.epochs[-1].update(_measure(self.fn, state, self.grad))
-
-
-class StepMetric(Callback):
-    """Every ``every`` steps, log ``fn(method) -> {name: float}`` (one host sync each time)."""
-
-    def __init__(self, fn: Callable[[Method], dict[str, float]], every: int = 50, grad: bool = False):
-        self.fn, self.every, self.grad = fn, every, grad
-
-    def on_step_end(self, state: FitState) -> None:
-        if state.step % self.every == 0:
-            state.history.logs.append({"step": state.step, **_measure(self.fn, state, self.grad)})
-
-
-def _measure(fn: Callable[[Method], dict[str, float]], state: FitState, grad: bool) -> dict[str, float]:
-    devices = [state.device.index or 0] if state.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), eval_mode(state.method), torch.set_grad_enabled(grad):
-        return {k: float(v) for k, v in fn(state.method).items()}
-
-
-class eval_mode:
-    """Context manager: ``module.eval()`` inside, the previous mode restored on exit."""
-
-    def __init__(self, module: nn.Module):
-        self.module = module
-
-    def __enter__(self):
-        self.was_training = self.module.training
-        self.module.eval()
-        return self.module
-
-    def __exit__(self, *exc):
-        self.module.train(self.was_training)
-        return False
-
-
-def seconds_per_epoch(history: History) -> float:
-    """Median wall time of the recorded epochs (the first, with warm-up, included)."""
-    times = sorted(row["seconds"] for row in history.epochs if "seconds" in row)
-    return times[len(times) // 2] if times else math.nan
