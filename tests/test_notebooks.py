@@ -59,3 +59,13 @@ def test_readme_lists_exactly_the_notebooks_that_exist():
     readme = (runtime.REPO_ROOT / "README.md").read_text()
     linked = set(re.findall(r"\(notebooks/(\d\d_[a-z_]+\.ipynb)\)", readme))
     assert linked == {p.name for p in NOTEBOOKS}
+
+
+def test_readme_colab_links_use_the_one_repository_address():
+    import re
+    readme = (runtime.REPO_ROOT / "README.md").read_text()
+    links = re.findall(r"https://colab\.research\.google\.com/github/([^)\s]+)", readme)
+    repo_path = runtime.REPO_URL.removeprefix("https://github.com/")
+    assert len(links) == len(NOTEBOOKS)
+    assert all(link.startswith(f"{repo_path}/blob/main/notebooks/") for link in links), links
+    assert {link.rsplit("/", 1)[1] for link in links} == {p.name for p in NOTEBOOKS}
