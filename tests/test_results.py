@@ -4,7 +4,7 @@ import json
 from tutorial_lib import results
 
 
-def make_run(tmp_path, mode):
+def make_run(tmp_path, mode, note=""):
     run = tmp_path / "series-1"
     (run / "results").mkdir(parents=True)
     (run / "figures").mkdir()
@@ -17,7 +17,7 @@ def make_run(tmp_path, mode):
                "vae_test_nelbo": 99.5, "briefly_trained": [], "inception_fid": {}}
     (run / "results" / "08_compare.json").write_text(json.dumps(compare))
     (run / "results" / "04_vae.json").write_text(json.dumps({"seconds_per_epoch": 0.5}))
-    (run / "summary.json").write_text(json.dumps({"mode": mode, "seconds": 300, "notebooks": [
+    (run / "summary.json").write_text(json.dumps({"mode": mode, "seconds": 300, "note": note, "notebooks": [
         {"name": "04_vae", "ok": True, "seconds": 30.0, "error": ""}]}))
     return run
 
@@ -42,3 +42,9 @@ def test_a_smoke_run_is_refused(tmp_path):
     run = make_run(tmp_path, "smoke")
     assert results.main([str(run), "--docs", str(tmp_path / "docs")]) == 2
     assert not (tmp_path / "docs" / "results.md").exists()
+
+
+def test_a_note_about_how_the_run_was_made_is_shown(tmp_path):
+    run = make_run(tmp_path, "full", note="Executed in two parts.")
+    assert results.main([str(run), "--docs", str(tmp_path / "docs")]) == 0
+    assert "*Executed in two parts.*" in (tmp_path / "docs" / "results.md").read_text()

@@ -64,9 +64,10 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["cpu"])
+    """Restore :func:`rng_state`. The states must be CPU byte tensors, whatever ``map_location`` loaded them to."""
+    torch.set_rng_state(state["cpu"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 # ----------------------------------------------------------------------------- training state

@@ -112,6 +112,8 @@ def plot(rows: list[dict], grid: dict[str, list], metric: str | None, path: Path
     if all(isinstance(x, (int, float)) and x > 0 for x in grid[x_name]) and \
             max(grid[x_name]) / min(grid[x_name]) >= 10:
         ax.set_xscale("log")
+        ax.set_xticks(grid[x_name], [f"{x:g}" for x in grid[x_name]])     # the swept values, not 3×10⁻¹
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     seeds = " (mean ± std over seeds)" if "seed" in grid and len(grid["seed"]) > 1 else ""
     ax.set(xlabel=x_name, ylabel=metric, title=f"{metric} vs {x_name}{seeds}")
     if others:

@@ -47,8 +47,8 @@ class AEGANConfig:
     """λ: weight of the image discriminator D2 in G1's loss; 0 disables D2."""
     d2_real: str = "reconstruction"
     """What D2 sees as real: 'reconstruction' (x' = Dec(Enc(x)), the source) or 'data' (x' = x)."""
-    schedule: str = "sequential"
-    """'sequential' (autoencoder first, then the latent GAN) or 'joint' (all at once)."""
+    schedule: str = "joint"
+    """'joint' (all at once; the better one in our H100 run) or 'sequential' (autoencoder first)."""
     ae_epochs: int = 5
     """'sequential' only: epochs of autoencoder training before the GAN phases start."""
     lr_ae: float = 1e-3

@@ -1,0 +1,34 @@
+"""The benchmark compares like with like: the classic loop takes as many optimizer steps as fit()."""
+import pytest
+import torch
+
+from tutorial_lib import bench, data, methods, trainer
+
+SMALL = {"gan": {"latent_dim": 8, "width": 8},
+         "wgan": {"latent_dim": 8, "width": 8, "critic_steps": 5},
+         "aegan": {"latent_dim": 4, "noise_dim": 4, "width": 8, "d_width": 8, "latent_hidden": 16}}
+
+
+def optimizer_steps(model) -> dict[str, int]:
+    """Adam's own step counter of each optimizer (its first parameter's state)."""
+    out = {}
+    for name, opt in model.optimizers().items():
+        state = opt.state.get(opt.param_groups[0]["params"][0], {})
+        out[name] = int(state["step"]) if "step" in state else 0
+    return out
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_classic_loop_takes_the_same_steps_as_fit(name):
+    train = data.load("mnist-sample", limit=640)
+    batch = 32
+    torch.manual_seed(0)
+    classic = methods.build(name, **SMALL[name])
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(train.floats(), train.y),
+                                         batch_size=batch, shuffle=True, drop_last=True)
+    bench.classic_epoch(classic, loader, torch.device("cpu"))
+    ours = methods.build(name, **SMALL[name])
+    trainer.fit(ours, train, epochs=1, batch_size=batch, checkpoint_dir=None, progress=False)
+    steps = optimizer_steps(classic)
+    assert steps == optimizer_steps(ours)
+    assert min(steps.values()) > 0
