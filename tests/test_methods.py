@@ -28,7 +28,7 @@ def changed(before, model):
 
 def two_steps(model, train, batch_size=32, **kwargs):
     """Train exactly two iterations (one epoch over just enough images)."""
-    per_iter = max(p.repeats for p in model.phases() if p.active(0))
+    per_iter = trainer.batches_per_iteration([p for p in model.phases() if p.active(0)])
     return trainer.fit(model, train.take(2 * per_iter * batch_size), epochs=1, batch_size=batch_size, checkpoint_dir=None, progress=False,
                        **kwargs)
 

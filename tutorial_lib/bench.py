@@ -40,20 +40,23 @@ def build(name: str, device: torch.device):
     return methods.build(method, **config).to(device)
 
 
+def first_phases(model) -> list[trainer.Phase]:
+    """The phases active in the first epoch (what one benchmarked epoch trains)."""
+    return [p for p in model.phases() if p.active(0)]
+
+
 def iterations(model, n_images: int, batch_size: int) -> int:
-    per_iter = max(p.repeats for p in model.phases() if p.active(0))
-    return data.batches_per_epoch(n_images, batch_size) // per_iter
+    return data.batches_per_epoch(n_images, batch_size) // trainer.batches_per_iteration(first_phases(model))
 
 
 def classic_epoch(model, loader, device) -> float:
     """One pass of the DataLoader, pytorch/examples style; returns wall seconds.
 
-    Iterations follow ``fit``'s rule, so both ways take the same number of steps: an iteration
-    draws as many batches as the most repeated phase needs, and a phase's r-th repeat uses the
-    r-th of them (a DCGAN's D and G steps share one batch; WGAN-GP's five critic steps get five).
+    Iterations follow ``fit``'s rule (:func:`tutorial_lib.trainer.batches_per_iteration`), so both
+    ways take the same number of steps: a phase's r-th repeat uses the r-th batch of the iteration.
     """
-    phases = [p for p in model.phases() if p.active(0)]
-    per_iter = max(p.repeats for p in phases)
+    phases = first_phases(model)
+    per_iter = trainer.batches_per_iteration(phases)
     model.train()
     batches = iter(loader)
     t0 = time.perf_counter()
@@ -87,7 +90,7 @@ def flops_per_iteration(model, batch: torch.Tensor) -> float:
     counter = FlopCounterMode(display=False)
     try:
         with counter:
-            for phase in (p for p in model.phases() if p.active(0)):
+            for phase in first_phases(model):
                 for _ in range(phase.repeats):
                     trainer._step(phase, batch)
     except RuntimeError as err:

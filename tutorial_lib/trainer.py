@@ -64,6 +64,12 @@ class Phase:
         return [p for group in self.optimizer.param_groups for p in group["params"]]
 
 
+def batches_per_iteration(phases: list[Phase]) -> int:
+    """Real batches one iteration of ``phases`` draws: each repeat of a phase gets a fresh one,
+    and the phases share them (a DCGAN's D and G steps use one batch; WGAN-GP's critic, five)."""
+    return max(p.repeats for p in phases)
+
+
 class Method(nn.Module):
     """Base class of the generative models: declares phases, samples, describes its config."""
     name = "method"
@@ -261,7 +267,7 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
             active = [p for p in phases if p.active(epoch)]
             if not active:
                 raise ValueError(f"no phase of {method.name} is active in epoch {epoch}")
-            per_iter = max(p.repeats for p in active)          # real batches one iteration draws
+            per_iter = batches_per_iteration(active)
             n_iter = n_batches // per_iter
             if n_iter == 0:
                 raise ValueError(f"an iteration needs {per_iter} batches of {batch_size}, "
