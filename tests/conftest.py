@@ -1,20 +1,39 @@
-"""Shared test set-up: every test and every notebook run in smoke mode, with runs in a temp folder."""
+"""Shared test set-up: every test and every notebook run in smoke mode, with runs in a temp folder.
+
+Everything the tests write outside the repository goes to one folder made for the session
+(``TMPDIR`` points there, so pytest's ``tmp_path``, the notebook kernels and the runs folder all
+land in it), and the session removes it at the end: a test run leaves nothing in /tmp.
+"""
 import os
+import shutil
 import tempfile
 
 import pytest
 import torch
+
+# The first process to load this file (pytest itself, or xdist's controller) makes the folder;
+# xdist workers and notebook kernels inherit it through the environment.
+_OWNS_TMP = "TUTORIAL_TEST_TMP" not in os.environ
+if _OWNS_TMP:
+    os.environ["TUTORIAL_TEST_TMP"] = tempfile.mkdtemp(prefix="tutorial-tests-")
+os.environ["TMPDIR"] = os.environ["TUTORIAL_TEST_TMP"]
+tempfile.tempdir = None                          # forget any temp folder already looked up
 
 # Set before any notebook kernel starts (nbval kernels inherit this process's environment),
 # so the whole series executes on the shipped sample, small and fast, and never resumes from
 # a developer's own checkpoints.
 os.environ["TUTORIAL_SMOKE"] = "1"
 os.environ["TUTORIAL_HEADLESS"] = "1"
-os.environ.setdefault("TUTORIAL_RUNS", tempfile.mkdtemp(prefix="tutorial-test-runs-"))
+os.environ.setdefault("TUTORIAL_RUNS", os.path.join(os.environ["TMPDIR"], "runs"))
 # `make test` runs two pytest workers (and their notebook kernels) on a 2-core machine: one
 # thread each. More threads than cores make OpenMP spin-wait and run several times slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _OWNS_TMP:
+        shutil.rmtree(os.environ["TUTORIAL_TEST_TMP"], ignore_errors=True)
 
 
 @pytest.fixture

@@ -126,10 +126,11 @@ def test_gan_gradient_norms_show_the_saturating_loss_vanishing():
     assert norms["grad_norm/saturating"] < 1e-3 * norms["grad_norm/nonsaturating"]
 
 
-def test_export_and_load_model_round_trip(tmp_path):
+def test_export_and_load_model_round_trip(runs_dir):
     from tutorial_lib import checkpoints
     model = methods.build("aegan", **SMALL["aegan"])
-    path = checkpoints.export_model(model, tmp_path / "m.pt", epochs=3)
+    path = checkpoints.export_model(model, "m", epochs=3)
+    assert path == checkpoints.models_dir() / "m.pt"
     loaded = methods.load_model(path)
     assert type(loaded) is type(model) and loaded.config() == model.config()
     z = model.noise(4)

@@ -1,6 +1,11 @@
 """pyproject.toml and environment.yml must name the same packages."""
 import re
-import tomllib
+import sys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:                                    # Python 3.10: the same parser, as a package
+    import tomli as tomllib
 
 import yaml
 

@@ -13,6 +13,8 @@ CASES = [
     ({"likelihood": "poisson"}, "likelihood='poisson' is not one of the allowed values: 'bernoulli', 'gaussian'"),
     ({"epochs": 0}, "epochs=0 must be a positive integer"),
     ({"latent_dim": -4}, "latent_dim=-4 must be a positive integer"),
+    ({"kl_weight": float("inf")}, "kl_weight=inf must be a number >= 0, and finite"),
+    ({"lr": float("nan")}, "lr=nan must be a positive number, and finite"),
 ]
 if not torch.cuda.is_available():
     CASES.append(({"device": "cuda"}, "device='cuda' was requested but no CUDA GPU is visible"))
@@ -25,7 +27,7 @@ def validation_cell_index(nb):
     return next(i for i in range(injected + 1, len(cells)) if cells[i]["cell_type"] == "code")
 
 
-@pytest.mark.parametrize("params, message", CASES, ids=[next(iter(p)) for p, _ in CASES])
+@pytest.mark.parametrize("params, message", CASES, ids=[f"{k}={v}" for p, _ in CASES for k, v in p.items()])
 def test_bad_parameter_fails_in_the_validation_cell(tmp_path, params, message):
     outcome = series.run_notebook(NOTEBOOK, tmp_path / "out.ipynb", params)
     assert not outcome.ok

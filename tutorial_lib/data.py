@@ -39,6 +39,10 @@ class DatasetUnavailable(RuntimeError):
     """The dataset is neither on disk nor downloadable; the message says how to fix it."""
 
 
+class DatasetCorrupt(DatasetUnavailable):
+    """A dataset file is on disk but damaged (e.g. a download cut short); the message names it."""
+
+
 def default_root() -> Path:
     """Data root: ``$DATA_ROOT`` if set, else the repository's ``data/`` folder."""
     return Path(os.environ.get("DATA_ROOT") or runtime.REPO_ROOT / "data")
@@ -87,6 +91,7 @@ def load(name: str, split: str = "train", *, root: str | os.PathLike | None = No
         root, download = SAMPLE_ROOT, False
     root = Path(root) if root is not None else default_root()
     train = split == "train"
+    _check_idx_files(name, root, split)
     try:
         ds = cls(str(root), train=train, download=False)
     except RuntimeError:  # torchvision: "Dataset not found. You can use download=True ..."
@@ -114,6 +119,44 @@ def _missing_message(name: str, root: Path, *, tried_download: bool) -> str:
         f"(3) point DATA_ROOT (or the notebook's data_root parameter) at a folder that has them; "
         f"(4) use dataset='mnist-sample', the small MNIST sample shipped in the repository."
     )
+
+
+def _check_idx_files(name: str, root: Path, split: str) -> None:
+    """Raise :class:`DatasetCorrupt` if an IDX file of the split is on disk but damaged.
+
+    An IDX file's header gives its shape, so its length is known: a file cut short (an
+    interrupted download or copy) or one that is not IDX at all is caught here, by name, instead
+    of failing deep in torchvision.
+    """
+    folder = root / ("FashionMNIST" if name == "fashion-mnist" else "MNIST") / "raw"
+    prefix = "train" if split == "train" else "t10k"
+    for path in (folder / f"{prefix}-images-idx3-ubyte", folder / f"{prefix}-labels-idx1-ubyte"):
+        if not path.exists():
+            continue
+        problem = idx_problem(path)
+        if problem:
+            fix = ("restore the shipped sample with: git checkout -- data/mnist-sample" if name == "mnist-sample"
+                   else f"delete it (rm '{path}') and load again: torchvision downloads a fresh copy when "
+                        f"online; offline, copy a good file there")
+            raise DatasetCorrupt(f"Dataset file {path} is corrupt: {problem}. To fix: {fix}.")
+
+
+def idx_problem(path: Path) -> str:
+    """What is wrong with an uncompressed IDX file of unsigned bytes, or "" when nothing is."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if len(head) < 4 or head[:3] != b"\x00\x00\x08" or not 1 <= head[3] <= 4:
+            return f"it does not start with an IDX header of unsigned bytes ({size} bytes in all)"
+        dims = f.read(4 * head[3])
+    if len(dims) < 4 * head[3]:
+        return f"its header is cut short ({size} bytes in all)"
+    shape = struct.unpack(f">{head[3]}i", dims)
+    expected = 4 + 4 * head[3] + int(torch.tensor(shape).prod())
+    if size != expected:
+        return (f"its header promises shape {tuple(shape)}, {expected} bytes, but it has {size} "
+                f"({'cut short' if size < expected else 'extra bytes'})")
+    return ""
 
 
 def check_dataset(name: str) -> None:

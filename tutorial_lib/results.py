@@ -44,16 +44,19 @@ def render(run: Path, compare: dict, others: dict[str, dict], summary: dict, fig
         f"- **Protocol:** {compare['n']:,} generated vs {compare['n']:,} test images of {compare['dataset']}, "
         f"features of the shipped evaluator network; mean ± std over sampling seeds {compare['seeds']}.",
         "",
-        "| model | " + " | ".join(keys) + " | FD / floor |",
-        "| --- | " + " | ".join("---" for _ in keys) + " | --- |",
-        "| real train vs test (floor) | " + " | ".join(_cell(compare["floor"][k]) for k in keys) + " | 1 |",
+        "| model | " + " | ".join(keys) + " | FD / floor | epochs trained | trained on |",
+        "| --- | " + " | ".join("---" for _ in keys) + " | --- | --- | --- |",
+        "| real train vs test (floor) | " + " | ".join(_cell(compare["floor"][k]) for k in keys) + " | 1 | – | – |",
     ]
+    made_by = compare.get("made_by", {})
     floor_fd = compare["floor"]["FD"][0]
     order = [m for m in MODELS if m in compare["models"]] + [m for m in compare["models"] if m not in MODELS]
     for name in order:
         row, label = compare["models"][name], MODELS.get(name, name)
+        record = made_by.get(name) or {}
         lines.append(f"| {label} | " + " | ".join(_cell(row[k]) for k in keys)
-                     + f" | {row['FD'][0] / floor_fd:.1f} |")
+                     + f" | {row['FD'][0] / floor_fd:.1f} | {record.get('epochs_trained', '?')} | "
+                     f"{record.get('device_name', '?')}, {record.get('finished_at', '?')} |")
     lines += ["", f"VAE test negative ELBO: **{compare['vae_test_nelbo']:.1f} nats** per image."]
     if compare.get("briefly_trained"):
         lines += ["", f"**Warning:** briefly trained in notebook 08, not by their notebooks: "

@@ -7,11 +7,14 @@ Every notebook's parameters pass through :func:`pick`, so one environment variab
 """
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
 import random
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -113,6 +116,51 @@ def runs_dir() -> Path:
     return root / "smoke" if smoke_mode() else root
 
 
+class RunsFolderError(OSError):
+    """The runs folder cannot be written; the message names ``TUTORIAL_RUNS``, the path and the fix."""
+
+    def __init__(self, code: int | None, message: str, path: str):
+        super().__init__(code, message)
+        self.message, self.filename = message, path
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def runs_folder_error(path: str | os.PathLike, err: OSError) -> RunsFolderError:
+    """One message for any failure to write under the runs folder (missing, read-only, full, ...)."""
+    reason = err.strerror or str(err)
+    if err.errno == errno.ENOSPC:
+        fix = "free some space there, or point TUTORIAL_RUNS at a disk with room"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "point TUTORIAL_RUNS at a folder you can write to"
+    else:
+        fix = "check the path, or point TUTORIAL_RUNS at a folder that exists and that you can write to"
+    setting = (f"TUTORIAL_RUNS={os.environ[RUNS_ENV]}" if os.environ.get(RUNS_ENV)
+               else f"TUTORIAL_RUNS is not set, so runs go to {REPO_ROOT / 'runs'}")
+    return RunsFolderError(err.errno, f"Cannot write {path}: {reason}. ({setting}.) To fix: {fix}, "
+                                      f"e.g. export TUTORIAL_RUNS=$HOME/tutorial-runs, then run again. "
+                                      f"Nothing already saved was changed.", str(path))
+
+
+def ensure_dir(path: str | os.PathLike) -> Path:
+    """Create a folder under the runs root (parents too, but never the root's own parent).
+
+    A ``TUTORIAL_RUNS`` whose parent folder does not exist is an error rather than a surprise tree
+    (a typo, or a network drive not mounted). Any failure becomes one :class:`RunsFolderError`.
+    """
+    path = Path(path)
+    root = Path(os.environ[RUNS_ENV]) if os.environ.get(RUNS_ENV) else None
+    if root is not None and not root.parent.exists() and (root == path or root in path.parents):
+        raise runs_folder_error(path, FileNotFoundError(errno.ENOENT, f"the parent folder {root.parent} "
+                                                                      f"of TUTORIAL_RUNS does not exist"))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise runs_folder_error(path, err) from None
+    return path
+
+
 # ----------------------------------------------------------------------------- parameter checks
 # One clear message per bad parameter, naming what is allowed, raised before training starts.
 
@@ -122,10 +170,17 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
         raise ValueError(f"{name}={value!r} is not one of the allowed values: {', '.join(map(repr, allowed))}")
 
 
+def _finite(name: str, value: Any, kind: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name}={value!r} must be {kind}, and finite (inf and nan are not settings)")
+
+
 def check_positive(name: str, value: Any, *, integer: bool = False) -> None:
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    kind = "a positive integer" if integer else "a positive number"
+    if ok_type and not isinstance(value, bool):
+        _finite(name, value, kind)
     if isinstance(value, bool) or not ok_type or not value > 0:
-        kind = "a positive integer" if integer else "a positive number"
         raise ValueError(f"{name}={value!r} must be {kind}")
 
 
@@ -134,6 +189,8 @@ def check_positive_int(name: str, value: Any) -> None:
 
 
 def check_non_negative(name: str, value: Any) -> None:
+    if isinstance(value, float):
+        _finite(name, value, "a number >= 0")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(f"{name}={value!r} must be a number >= 0")
 
@@ -162,14 +219,28 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def write_results(path: str | os.PathLike | None, results: dict) -> None:
+def write_results(path: str | os.PathLike | None, results: dict, *, model: dict | None = None,
+                  params: "NotebookParameters | None" = None) -> None:
     """Record a run's headline figures as JSON (atomically) for sweeps to collect.
 
-    Does nothing when ``path`` is empty, so notebooks can always call it.
+    ``model`` (a :attr:`tutorial_lib.trainer.History.run` record) and ``params`` are stored beside
+    the figures, so every result names the model that produced it: its settings, the epochs it
+    actually trained, the device and the date. Does nothing when ``path`` is empty, so notebooks
+    can always call it.
     """
     if not path:
         return
-    atomic_write_bytes(path, (json.dumps(results, indent=2, sort_keys=True) + "\n").encode())
+    record = dict(results)
+    if model is not None:
+        record["model"] = model
+        record["epochs_trained"] = model.get("epochs_trained")
+    if params is not None:
+        record["parameters"] = params.values
+        record["at_defaults"] = params.at_defaults
+    try:
+        atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True, default=str) + "\n").encode())
+    except OSError as err:
+        raise runs_folder_error(path, err) from None
 
 
 def describe() -> str:
@@ -179,6 +250,64 @@ def describe() -> str:
     mode = "smoke" if smoke_mode() else "full"
     return (f"Python {sys.version.split()[0]} | torch {torch.__version__} | {gpu} | "
             f"{where} | {mode} mode | {torch.get_num_threads()} CPU threads")
+
+
+# ----------------------------------------------------------------------------- notebook parameters
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+WHERE_ONLY = frozenset({"results_json", "figures_dir", "data_root", "device"})
+"""Parameters that say where things go or run, not what is trained: changing them keeps a run the series' own."""
+
+
+def parameters_cell(notebook: str | os.PathLike) -> str:
+    """The source of the notebook's cell tagged ``parameters`` ("" when it has none)."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    return "".join(tagged[0]["source"]) if tagged else ""
+
+
+def declared_parameters(notebook: str | os.PathLike) -> list[str]:
+    """Names assigned in the notebook's cell tagged ``parameters``, in order."""
+    import ast
+    tree = ast.parse(parameters_cell(notebook))
+    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+            if isinstance(t, ast.Name)]
+
+
+@dataclass
+class NotebookParameters:
+    """A notebook run's parameters, and which of them differ from the notebook's own defaults.
+
+    ``changed`` is empty when the run is at the defaults (those of the current mode, full or
+    smoke): then what it trains is the series' own model, which later notebooks load.
+    """
+    notebook: str
+    values: dict
+    changed: dict = field(default_factory=dict)
+
+    @property
+    def at_defaults(self) -> bool:
+        return not self.changed
+
+
+def notebook_parameters(notebook: str, namespace: dict) -> NotebookParameters:
+    """Compare the parameters in ``namespace`` (a notebook's ``globals()``) with the notebook's defaults.
+
+    The defaults are read from ``notebooks/<notebook>.ipynb``'s parameters cell and evaluated in
+    the current mode, so papermill's ``-p`` values (injected after that cell) show up as changes.
+    Parameters in :data:`WHERE_ONLY` are recorded but never count as a change.
+    """
+    path = NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    names = declared_parameters(path)
+    defaults: dict = {}
+    exec(compile(parameters_cell(path), str(path), "exec"), {"runtime": sys.modules[__name__]}, defaults)
+    values = {k: namespace[k] for k in names if k in namespace}
+    changed = {k: v for k, v in values.items() if k not in WHERE_ONLY and (k not in defaults or defaults[k] != v)}
+    if changed:
+        print("Parameters changed from this notebook's defaults: "
+              + ", ".join(f"{k}={v!r} (default {defaults.get(k)!r})" for k, v in changed.items())
+              + ". Models this run exports are kept apart from the series' own.")
+    return NotebookParameters(notebook, values, changed)
 
 
 # ----------------------------------------------------------------------------- Colab

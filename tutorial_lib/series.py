@@ -12,7 +12,6 @@ Figures the notebooks save go to ``<run>/figures``, their headline numbers to ``
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import sys
@@ -35,15 +34,7 @@ class Outcome:
     error: str = ""
 
 
-def declared_parameters(notebook: Path) -> list[str]:
-    """Names assigned in the notebook's cell tagged ``parameters``, in order."""
-    cells = json.loads(Path(notebook).read_text())["cells"]
-    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if not tagged:
-        return []
-    tree = ast.parse("".join(tagged[0]["source"]))
-    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
-            if isinstance(t, ast.Name)]
+declared_parameters = runtime.declared_parameters
 
 
 def run_notebook(source: Path, output: Path, parameters: dict | None = None,

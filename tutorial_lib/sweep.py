@@ -2,24 +2,39 @@
 
     python -m tutorial_lib.sweep notebooks/04_vae.ipynb --grid kl_weight=0.25,0.5,1,2,4 --grid seed=0,1,2
     python -m tutorial_lib.sweep notebooks/06_wgan_gp.ipynb --grid gp_weight=1,10,100 -p epochs=5 --smoke
+    python -m tutorial_lib.sweep notebooks/04_vae.ipynb --grid seed=0,1,2,3 --jobs 2          # 2 kernels at once
+    python -m tutorial_lib.sweep notebooks/04_vae.ipynb --grid seed=0,1,2,3 --executor slurm \
+        --partition gpu --gpus-per-run 1 --time-min 60 --parallelism 8                          # one Slurm array job
+    python -m tutorial_lib.sweep notebooks/04_vae.ipynb --grid seed=0,1,2,3 --executor ray --gpus-per-run 0.25
 
 Every combination runs in its own kernel via papermill; the executed copies go to
 ``<out>/notebooks/``. Each run writes its headline figures as JSON (the notebook's
 ``results_json`` parameter), and the sweep gathers them into ``<out>/results.csv`` and a plot,
 ``<out>/sweep.png``: one figure (the notebook's ``headline``, or ``--metric``) against the first
 grid parameter, averaged over ``seed`` when seeds are swept. A failed run is reported and the
-sweep goes on.
+sweep goes on. Each run's checkpoints and models live in its own ``<out>/runs/<run>/``, so a
+sweep never touches the series' models or another run's.
+
+Where the runs execute is an executor's business, never ours: a local process pool
+(``--jobs N``; on one GPU the kernels share it), Slurm through submitit (one array job with a
+parallelism cap; ``--executor submitit-local`` runs the same path on this machine), or Ray
+(``ray.remote`` with a GPU fraction per run; ``pip install ray``). The layout, CSV and plot are
+the same whichever runs them.
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
 import csv
 import io
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -28,50 +43,221 @@ import yaml
 from tutorial_lib import runtime
 from tutorial_lib.series import declared_parameters, run_notebook
 
+EXECUTORS = ("local", "slurm", "submitit-local", "ray")
+
 
 def parse_assignment(text: str, many: bool) -> tuple[str, list]:
-    """``"name=1,2,3"`` -> ("name", [1, 2, 3]); values parsed as YAML scalars (numbers, strings, bools)."""
+    """``"name=1,2,3"`` -> ("name", [1, 2, 3]); values parsed as YAML scalars (numbers, strings, bools).
+
+    An empty name or value (``"lr="``, ``"lr=1,,2"``) is an error: it would run a notebook with ``None``.
+    """
     if "=" not in text:
         raise ValueError(f"expected name=value{',value...' if many else ''}, got {text!r}")
     name, _, raw = text.partition("=")
     parts = raw.split(",") if many else [raw]
-    values = [yaml.safe_load(p) if p.strip() else "" for p in parts]
-    if not name.strip() or not values:
-        raise ValueError(f"expected name=value, got {text!r}")
-    return name.strip(), values
+    if not name.strip():
+        raise ValueError(f"expected name=value, got {text!r} (no name)")
+    if any(not p.strip() for p in parts):
+        raise ValueError(f"{text!r} has an empty value; write each value, e.g. {name.strip()}=1,2,3")
+    return name.strip(), [yaml.safe_load(p) for p in parts]
+
+
+def check_notebook(path: Path) -> None:
+    """Raise ValueError unless ``path`` is a readable Jupyter notebook (checked before any kernel starts)."""
+    if not path.exists():
+        raise ValueError(f"no such notebook: {path}")
+    if path.suffix != ".ipynb":
+        raise ValueError(f"{path} is not a notebook (expected a .ipynb file)")
+    try:
+        cells = json.loads(path.read_text())["cells"]
+        assert isinstance(cells, list)
+    except (ValueError, KeyError, TypeError, AssertionError, UnicodeDecodeError):
+        raise ValueError(f"{path} is not a readable Jupyter notebook (not JSON with a list of cells)") from None
 
 
 def run_name(params: dict) -> str:
     return "_".join(f"{k}={v}" for k, v in params.items()).replace("/", "-") or "default"
 
 
-def sweep(notebook: Path, grid: dict[str, list], fixed: dict, out: Path) -> list[dict]:
-    """Execute every combination; returns one row per run (status, parameters, recorded figures)."""
+@dataclass
+class RunSpec:
+    """One run of a sweep, as plain data an executor can ship to another process or machine."""
+    notebook: str
+    output: str
+    name: str
+    params: dict
+    combo: dict
+    results: str
+    runs_dir: str
+    smoke: bool
+
+
+@contextlib.contextmanager
+def _environment(changes: dict[str, str | None]):
+    old = {k: os.environ.get(k) for k in changes}
+    for k, v in changes.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def flatten(record: dict, prefix: str = "") -> dict:
+    """Nested results as one CSV row: ``{"model": {"epochs_trained": 3}}`` -> ``{"model.epochs_trained": 3}``.
+    Lists (per-epoch curves) stay in the JSON only."""
+    row = {}
+    for k, v in record.items():
+        if isinstance(v, dict):
+            row.update(flatten(v, f"{prefix}{k}."))
+        elif not isinstance(v, (list, tuple)):
+            row[f"{prefix}{k}"] = v
+    return row
+
+
+def execute(spec: RunSpec) -> dict:
+    """Run one notebook of a sweep in a fresh kernel; the row for the CSV. Never raises on a failed run."""
+    env = {runtime.RUNS_ENV: spec.runs_dir, runtime.HEADLESS_ENV: "1",
+           runtime.SMOKE_ENV: "1" if spec.smoke else None}
+    with _environment(env):
+        outcome = run_notebook(Path(spec.notebook), Path(spec.output), spec.params)
+    row = {"run": spec.name, "status": "ok" if outcome.ok else "failed", "seconds": round(outcome.seconds, 1),
+           **spec.combo}
+    results = Path(spec.results)
+    if outcome.ok and results.exists():
+        row.update({k: v for k, v in flatten(json.loads(results.read_text())).items() if k not in row})
+    elif outcome.ok:
+        row["status"] = "no results"
+    else:
+        row["error"] = outcome.error
+    return row
+
+
+def plan(notebook: Path, grid: dict[str, list], fixed: dict, out: Path, smoke: bool) -> list[RunSpec]:
+    """Check the notebook and the parameters, and lay out one :class:`RunSpec` per combination."""
+    check_notebook(notebook)
     declared = declared_parameters(notebook)
     unknown = [k for k in [*grid, *fixed] if k not in declared]
     if unknown:
         raise ValueError(f"{notebook.name} has no parameter(s) {unknown}; it declares: {', '.join(declared)}")
     if "results_json" not in declared:
         raise ValueError(f"{notebook.name} has no results_json parameter, so it records nothing to collect")
-    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    rows = []
-    for i, combo in enumerate(combos, 1):
+    specs = []
+    for values in itertools.product(*grid.values()):
+        combo = dict(zip(grid, values))
         name = run_name(combo)
         results = out / "results" / f"{name}.json"
         params = {**fixed, **combo, "results_json": str(results), "figures_dir": str(out / "figures" / name)}
-        outcome = run_notebook(notebook, out / "notebooks" / f"{notebook.stem}_{name}.ipynb", params)
-        row = {"run": name, "status": "ok" if outcome.ok else "failed", "seconds": round(outcome.seconds, 1),
-               **combo}
-        if outcome.ok and results.exists():
-            row.update({k: v for k, v in json.loads(results.read_text()).items() if not isinstance(v, (list, dict))})
-        elif outcome.ok:
-            row["status"] = "no results"
-        else:
-            row["error"] = outcome.error
-        rows.append(row)
-        print(f"[{i}/{len(combos)}] {name}: {row['status']} ({outcome.seconds:.0f} s)"
-              + (f" — {outcome.error}" if not outcome.ok else ""), flush=True)
+        specs.append(RunSpec(str(notebook.resolve()), str(out / "notebooks" / f"{notebook.stem}_{name}.ipynb"),
+                             name, params, combo, str(results), str(out / "runs" / name), smoke))
+    return specs
+
+
+def _report(i: int, n: int, row: dict) -> None:
+    print(f"[{i}/{n}] {row['run']}: {row['status']} ({row.get('seconds', 0):.0f} s)"
+          + (f" — {row['error']}" if row.get("error") else ""), flush=True)
+
+
+def _failed(spec: RunSpec, err: BaseException) -> dict:
+    return {"run": spec.name, "status": "failed", "seconds": 0.0, **spec.combo,
+            "error": f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"}
+
+
+def run_local(specs: list[RunSpec], jobs: int = 1) -> list[dict]:
+    """In this process one after another (``jobs=1``), or ``jobs`` kernels at once in a process pool."""
+    rows: list[dict | None] = [None] * len(specs)
+    if jobs == 1:
+        for i, spec in enumerate(specs):
+            rows[i] = execute(spec)
+            _report(i + 1, len(specs), rows[i])
+        return rows
+    ctx = multiprocessing.get_context("spawn")       # a clean interpreter per worker, whatever this one holds
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(execute, spec): i for i, spec in enumerate(specs)}
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            i = futures[future]
+            try:
+                rows[i] = future.result()
+            except Exception as err:                 # a worker died (killed, out of memory)
+                rows[i] = _failed(specs[i], err)
+            _report(done, len(specs), rows[i])
     return rows
+
+
+def run_submitit(specs: list[RunSpec], folder: Path, *, cluster: str | None = None, parallelism: int = 8,
+                 timeout_min: int = 60, partition: str | None = None, gpus_per_run: float = 0,
+                 cpus_per_run: int = 2) -> list[dict]:
+    """One submitit array job: Slurm (``cluster=None`` auto-detects it) or ``cluster="local"``."""
+    import submitit
+    from submitit.helpers import as_completed
+
+    executor = submitit.AutoExecutor(folder=folder / "%j", cluster=cluster)
+    executor.update_parameters(timeout_min=timeout_min, gpus_per_node=int(math.ceil(gpus_per_run)),
+                               cpus_per_task=cpus_per_run, slurm_array_parallelism=parallelism,
+                               name="tutorial-sweep", **({"slurm_partition": partition} if partition else {}))
+    jobs = executor.map_array(execute, specs)
+    print(f"submitted {len(jobs)} runs as {executor.cluster} job(s) {jobs[0].job_id.split('_')[0]}; logs in {folder}",
+          flush=True)
+    index = {id(job): i for i, job in enumerate(jobs)}
+    rows: list[dict | None] = [None] * len(specs)
+    for done, job in enumerate(as_completed(jobs, poll_frequency=1), 1):
+        i = index[id(job)]
+        try:
+            rows[i] = job.result()
+        except Exception as err:                     # the job itself failed: timeout, node failure, ...
+            rows[i] = _failed(specs[i], err)
+        _report(done, len(specs), rows[i])
+    return rows
+
+
+def run_ray(specs: list[RunSpec], *, address: str | None = None, gpus_per_run: float = 0,
+            cpus_per_run: float = 1) -> list[dict]:
+    """Each run as a Ray task asking for ``gpus_per_run`` of a GPU (0.25: four runs share one)."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--executor ray needs Ray: pip install 'tutorial_lib[ray]' (or pip install ray)") from None
+    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    task = ray.remote(num_gpus=gpus_per_run, num_cpus=cpus_per_run)(execute)
+    refs = {task.remote(spec): i for i, spec in enumerate(specs)}
+    rows: list[dict | None] = [None] * len(specs)
+    pending, done = list(refs), 0
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        i = refs[ready[0]]
+        try:
+            rows[i] = ray.get(ready[0])
+        except Exception as err:
+            rows[i] = _failed(specs[i], err)
+        done += 1
+        _report(done, len(specs), rows[i])
+    return rows
+
+
+def sweep(notebook: Path, grid: dict[str, list], fixed: dict, out: Path, *, smoke: bool | None = None,
+          executor: str = "local", jobs: int = 1, **options) -> list[dict]:
+    """Execute every combination; returns one row per run (status, parameters, recorded figures), in grid order."""
+    runtime.check_choice("executor", executor, EXECUTORS)
+    runtime.check_positive_int("jobs", jobs)
+    specs = plan(notebook, grid, fixed, out, runtime.smoke_mode() if smoke is None else smoke)
+    runtime.ensure_dir(out / "runs")
+    where = ({"local": f"{jobs} at a time" if jobs > 1 else "one at a time"}.get(executor, executor)
+             + (", smoke mode" if specs[0].smoke else ""))
+    print(f"{len(specs)} runs of {notebook.name} ({where}) -> {out}", flush=True)
+    if executor == "local":
+        return run_local(specs, jobs)
+    if executor == "ray":
+        return run_ray(specs, **{k: v for k, v in options.items() if k in ("address", "gpus_per_run")})
+    options = {k: v for k, v in options.items() if k != "address"}
+    return run_submitit(specs, out / "submitit", cluster="local" if executor == "submitit-local" else None,
+                        **options)
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -133,31 +319,41 @@ def main(argv: list[str] | None = None) -> int:
                         help="a swept parameter (repeat for more)")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a fixed parameter for every run")
-    parser.add_argument("--metric", help="the recorded figure to plot (default: the first numeric one)")
+    parser.add_argument("--metric", help="the recorded figure to plot (default: the notebook's headline)")
     parser.add_argument("--out", type=Path, help="run folder (default runs/sweep-<notebook>-<time>)")
     parser.add_argument("--smoke", action="store_true", help="run in smoke mode (TUTORIAL_SMOKE=1)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="where runs execute: local pool, Slurm (submitit), submitit's local executor, Ray")
+    parser.add_argument("--jobs", type=int, default=1, help="local executor: kernels at once (default 1)")
+    parser.add_argument("--parallelism", type=int, default=8, help="slurm: array tasks running at once")
+    parser.add_argument("--partition", help="slurm: partition")
+    parser.add_argument("--time-min", type=int, default=60, help="slurm/submitit: time limit per run, minutes")
+    parser.add_argument("--gpus-per-run", type=float, default=0,
+                        help="slurm: GPUs per run (rounded up); ray: a fraction of a GPU, e.g. 0.25")
+    parser.add_argument("--ray-address", help="ray: the cluster address (default: start a local Ray)")
     args = parser.parse_args(argv)
 
-    if not args.notebook.exists():
-        parser.error(f"no such notebook: {args.notebook}")
     try:
+        check_notebook(args.notebook)
         grid = dict(parse_assignment(g, many=True) for g in args.grid)
         fixed = {k: v[0] for k, v in (parse_assignment(p, many=False) for p in args.param)}
+        if args.jobs < 1 or args.parallelism < 1 or args.time_min < 1 or not args.gpus_per_run >= 0:
+            raise ValueError("--jobs, --parallelism and --time-min must be at least 1, --gpus-per-run >= 0")
     except ValueError as err:
         parser.error(str(err))
     if not grid:
         parser.error("give at least one --grid NAME=V1,V2,...")
-    if args.smoke:
-        os.environ[runtime.SMOKE_ENV] = "1"
-    os.environ[runtime.HEADLESS_ENV] = "1"
     out = args.out or runtime.REPO_ROOT / "runs" / f"sweep-{args.notebook.stem}-{datetime.now():%Y%m%d-%H%M%S}"
     n_runs = math.prod(len(v) for v in grid.values())
-    print(f"{n_runs} runs of {args.notebook.name} -> {out}")
     try:
-        rows = sweep(args.notebook, grid, fixed, out)
-    except ValueError as err:
+        rows = sweep(args.notebook, grid, fixed, out, smoke=args.smoke or runtime.smoke_mode(),
+                     executor=args.executor, jobs=args.jobs, parallelism=args.parallelism,
+                     timeout_min=args.time_min, partition=args.partition, gpus_per_run=args.gpus_per_run,
+                     address=args.ray_address)
+    except (ValueError, runtime.RunsFolderError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    assert n_runs == len(rows)
     write_csv(rows, out / "results.csv")
     metric = plot(rows, grid, args.metric, out / "sweep.png")
     failed = [r for r in rows if r["status"] != "ok"]

@@ -16,14 +16,17 @@ metrics per epoch or per step) live in :mod:`tutorial_lib.callbacks`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+import filelock
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -106,12 +109,19 @@ class NonFiniteLoss(FloatingPointError):
     """A loss became NaN or inf; the message names the phase and the step."""
 
 
+class RunInUse(RuntimeError):
+    """Another process is training the same run (same folder) right now."""
+
+
 @dataclass
 class History:
     """What a run recorded: averaged logs per interval, per-epoch summaries, sample grids."""
     logs: list[dict] = field(default_factory=list)     # {"epoch": float, "step": int, "<phase>/<key>": mean}
     epochs: list[dict] = field(default_factory=list)   # {"epoch": int, "seconds": float, ...callback figures}
     samples: dict[int, Tensor] = field(default_factory=dict)  # epoch -> samples from fixed noise
+    run: dict = field(default_factory=dict)
+    """What trained the model: method, config, data, batch size, seed, epochs asked and actually
+    trained, device, start and finish times, run folder. Results and exported models carry it."""
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
         rows = [r for r in self.logs if key in r]
@@ -129,7 +139,7 @@ class History:
         return times[len(times) // 2] if times else math.nan
 
     def state(self) -> dict:
-        return {"logs": self.logs, "epochs": self.epochs, "samples": self.samples}
+        return {"logs": self.logs, "epochs": self.epochs, "samples": self.samples, "run": self.run}
 
 
 @dataclass
@@ -194,9 +204,16 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
 
     The dataset is moved to the method's device once, as uint8. Each epoch visits a seeded
     permutation of it; the last ragged batch is dropped. With ``checkpoint_dir="auto"`` the
-    run lives in ``<runs>/checkpoints/<method>-<config hash>/``: it is checkpointed at every
-    epoch end and every ``checkpoint_seconds`` (atomically), on interrupt (Ctrl-C / the
-    notebook's stop button), and a later call with the same configuration resumes from there.
+    run lives in ``<runs>/checkpoints/<method>-<hash>/``: it is checkpointed at every epoch end
+    and every ``checkpoint_seconds`` (atomically), on interrupt (Ctrl-C / the notebook's stop
+    button), and a later call with the same settings resumes from there.
+
+    Resume never hands back a model trained for other settings. The folder's hash covers
+    everything that decides the trajectory: the method's config, the data, batch size, seed, and
+    the number of epochs too when a phase's learning rate follows the run's progress. Asking for
+    more epochs than a saved run has extends it (exactly what one longer run would have done);
+    asking for fewer starts a separate run of that length, and says so. ``history.run`` records
+    the epochs actually trained. Two processes never train in the same folder at once.
     """
     runtime.check_positive_int("epochs", epochs)
     runtime.check_positive_int("batch_size", batch_size)
@@ -207,34 +224,128 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
         raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(images)} examples)")
     phases = method.phases()
     n_batches = data.batches_per_epoch(len(images), batch_size)
+    run_config = {"method": method.config(), "dataset": train.name, "n_train": len(images),
+                  "batch_size": batch_size, "seed": seed}
+    if any(p.lr_factor is not None for p in phases):
+        run_config["epochs"] = epochs      # a schedule over the run: its length is part of the trajectory
 
-    # ---------------------------------------------------------------- where the run lives; resume
-    folder = None
-    if checkpoint_dir:
-        run_config = {"method": method.config(), "dataset": train.name, "n_train": len(images),
-                      "batch_size": batch_size, "seed": seed}
-        folder = (checkpoints.run_dir(method.name, run_config) if checkpoint_dir == "auto"
-                  else Path(checkpoint_dir))
-        folder.mkdir(parents=True, exist_ok=True)
-        checkpoints.write_config(folder, run_config)
-    history, epoch, it, step = History(), 0, 0, 0
-    if folder is not None and resume and (folder / checkpoints.LAST).exists():
-        saved = checkpoints.load_training(folder, method, device)
-        history = History(**saved["history"])
-        epoch, it, step = saved["epoch"], saved["iteration"], saved["step"]
-        print(f"Resuming {method.name} from {folder} at epoch {epoch}"
-              + (f", iteration {it}" if it else "") + f" (step {step}).")
+    with _RunFolder(method.name, run_config, checkpoint_dir) as run:
+        history, epoch, it, step = History(), 0, 0, 0
+        saved = run.read(device, epochs) if resume else None
+        if saved is not None:
+            state = checkpoints.restore_training(run.folder, method, saved)
+            history = History(**state["history"])
+            epoch, it, step = state["epoch"], state["iteration"], state["step"]
+            print(f"Resuming {method.name} from {run.folder} at epoch {epoch}"
+                  + (f", iteration {it}" if it else "") + f" (step {step}).")
+            if history.run.get("device_type") not in (None, device.type):
+                print(f"Note: this run was trained on {history.run['device_type']} so far and continues on "
+                      f"{device.type}; the record says both.")
+        else:
+            runtime.seed_everything(seed)
+        history.run = {**history.run, **_run_record(method, run_config, epochs, device, run.folder)}
+        history.run.setdefault("started_at", datetime.now().isoformat(timespec="seconds"))
+        history.run["epochs_trained"] = epoch
         if epoch >= epochs:
-            print(f"Already trained for {epoch} epochs (asked for {epochs}): nothing to do.")
+            print(f"Already trained for {epoch} epochs, as asked: nothing to do.")
             return history
-    else:
-        runtime.seed_everything(seed)
+        _train(method, images, phases, history, epoch, it, step, epochs=epochs, batch_size=batch_size,
+               n_batches=n_batches, seed=seed, callbacks=callbacks, log_every=log_every,
+               checkpoint_seconds=checkpoint_seconds, progress=progress, device=device, save=run.save)
+    return history
 
-    def save() -> None:
-        if folder is not None:
-            checkpoints.save_training(folder, method, history.state(), epoch, it, step)
 
+def _run_record(method: Method, run_config: dict, epochs: int, device: torch.device, folder: Path | None) -> dict:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    return {"method": method.name, "config": method.config(), "dataset": run_config["dataset"],
+            "n_train": run_config["n_train"], "batch_size": run_config["batch_size"], "seed": run_config["seed"],
+            "epochs_asked": epochs, "device": str(device), "device_type": device.type, "device_name": name,
+            "run_dir": str(folder) if folder is not None else None}
+
+
+class _RunFolder:
+    """Where a run lives: picks the folder, holds its lock, reads what is saved, saves.
+
+    ``checkpoint_dir=None`` keeps nothing on disk; ``"auto"`` is ``<runs>/checkpoints/<method>-<hash>``.
+    """
+
+    def __init__(self, method_name: str, run_config: dict, checkpoint_dir):
+        self.method_name, self.config = method_name, run_config
+        self.folder = None
+        if checkpoint_dir == "auto":
+            self.folder = checkpoints.run_dir(method_name, run_config)
+        elif checkpoint_dir:
+            self.folder = Path(checkpoint_dir)
+        self.lock = None
+
+    def __enter__(self) -> "_RunFolder":
+        if self.folder is not None:
+            self._open(self.folder)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+    def _open(self, folder: Path) -> None:
+        if self.lock is not None:
+            self.lock.release()
+        runtime.ensure_dir(folder)
+        self.lock = filelock.FileLock(str(folder / ".lock"), timeout=0)
+        try:
+            self.lock.acquire()
+        except filelock.Timeout:
+            self.lock = None
+            raise RunInUse(f"Another process is training this same run in {folder} right now. Wait for it to "
+                           f"finish (then run again: it resumes from that run), or change a setting.") from None
+        saved = checkpoints.read_config(folder)
+        if saved is not None and saved != json_safe(self.config):
+            raise ValueError(f"{folder} holds a run with other settings ({_diff(saved, json_safe(self.config))}); "
+                             f"give fit() another checkpoint_dir, or delete that folder to start over.")
+        self.folder = folder
+        try:
+            checkpoints.write_config(folder, self.config)
+        except OSError as err:
+            raise runtime.runs_folder_error(folder / checkpoints.CONFIG, err) from None
+
+    def read(self, device: torch.device, epochs: int) -> dict | None:
+        """The saved state to resume from, or None. A run saved past ``epochs`` is not cut back:
+        this run moves to a folder of its own length (its model at ``epochs`` was not kept)."""
+        if self.folder is None or not (self.folder / checkpoints.LAST).exists():
+            return None
+        saved = checkpoints.read_training(self.folder, device)
+        if saved["epoch"] <= epochs:
+            return saved
+        longer = self.folder
+        self.config = {**self.config, "epochs": epochs}
+        self._open(self.folder.with_name(f"{self.folder.name}-e{epochs}"))
+        print(f"The run in {longer} has trained {saved['epoch']} epochs, more than the {epochs} asked for, and "
+              f"its model after {epochs} was not kept. Training a separate {epochs}-epoch run in {self.folder}.")
+        return self.read(device, epochs)
+
+    def save(self, method: Method, history: History, epoch: int, it: int, step: int) -> None:
+        if self.folder is not None:
+            history.run["epochs_trained"] = epoch
+            history.run["finished_at"] = datetime.now().isoformat(timespec="seconds")
+            checkpoints.save_training(self.folder, method, history.state(), epoch, it, step)
+
+
+def json_safe(config: dict) -> dict:
+    """``config`` as it reads back from config.json (tuples become lists, ...)."""
+    return json.loads(json.dumps(config, sort_keys=True, default=str))
+
+
+def _diff(saved: dict, now: dict) -> str:
+    keys = sorted(set(saved) | set(now), key=str)
+    return "; ".join(f"{k}: saved {saved.get(k)!r}, now {now.get(k)!r}" for k in keys if saved.get(k) != now.get(k))
+
+
+def _train(method: Method, images: Tensor, phases: list[Phase], history: History, epoch: int, it: int,
+           step: int, *, epochs: int, batch_size: int, n_batches: int, seed: int, callbacks, log_every: int,
+           checkpoint_seconds: float, progress: bool, device: torch.device, save) -> None:
+    """The loop of :func:`fit`, from (epoch, iteration, step) to ``epochs``; ``save`` checkpoints."""
     meter = _LossMeter(phases, step, device)
+    n_iter = 0
 
     def record() -> None:
         """Read the losses (one host sync), append their means to the history, show them."""
@@ -244,71 +355,61 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
             bar.set_postfix({k.replace("/", " "): f"{v:.3g}" for k, v in means.items() if k.endswith("/loss")},
                             refresh=False)
 
-    # First Ctrl-C (the notebook's stop button): finish the iteration, save, stop. A second: stop now.
-    interrupted = threading.Event()
-
-    def on_sigint(*_):
-        if interrupted.is_set():
-            raise KeyboardInterrupt
-        interrupted.set()
-
-    old_handler = None
-    if threading.current_thread() is threading.main_thread():
-        old_handler = signal.signal(signal.SIGINT, on_sigint)
-
-    # ---------------------------------------------------------------- the loop
-    n_iter = 0
     method.train()
     bar = tqdm(total=epochs, initial=epoch, desc=method.name, unit="epoch", disable=not progress,
                dynamic_ncols=True)
     last_save, boundary = time.monotonic(), True
     try:
-        while epoch < epochs:
-            active = [p for p in phases if p.active(epoch)]
-            if not active:
-                raise ValueError(f"no phase of {method.name} is active in epoch {epoch}")
-            per_iter = batches_per_iteration(active)
-            n_iter = n_batches // per_iter
-            if n_iter == 0:
-                raise ValueError(f"an iteration needs {per_iter} batches of {batch_size}, "
-                                 f"more than the {len(images)} training images")
-            perm = data.epoch_permutation(len(images), seed=seed, epoch=epoch, device=device)
-            t0 = time.perf_counter()
-            while it < n_iter:
-                boundary = False
-                meter.step += 1                  # steps count from 1: the iteration now running
-                for phase in active:
-                    if phase.lr_factor is not None:
-                        _set_lr(phase, phase.lr_factor((epoch + it / n_iter) / epochs))
-                    for r in range(phase.repeats):
-                        x_real = data.get_batch(images, perm, it * per_iter + r, batch_size)
-                        meter.add(phase.name, *_step(phase, x_real))
-                it, step, boundary = it + 1, step + 1, True
+        with _StopButton() as stop:
+            while epoch < epochs:
+                active = [p for p in phases if p.active(epoch)]
+                if not active:
+                    raise ValueError(f"no phase of {method.name} is active in epoch {epoch}")
+                per_iter = batches_per_iteration(active)
+                n_iter = n_batches // per_iter
+                if n_iter == 0:
+                    raise ValueError(f"an iteration needs {per_iter} batches of {batch_size}, "
+                                     f"more than the {len(images)} training images")
+                perm = data.epoch_permutation(len(images), seed=seed, epoch=epoch, device=device)
+                t0 = time.perf_counter()
+                while it < n_iter:
+                    boundary = False
+                    meter.step += 1                  # steps count from 1: the iteration now running
+                    for phase in active:
+                        if phase.lr_factor is not None:
+                            _set_lr(phase, phase.lr_factor((epoch + it / n_iter) / epochs))
+                        for r in range(phase.repeats):
+                            x_real = data.get_batch(images, perm, it * per_iter + r, batch_size)
+                            meter.add(phase.name, *_step(phase, x_real))
+                    it, step, boundary = it + 1, step + 1, True
+                    for cb in callbacks:
+                        cb.on_step_end(FitState(method, epoch, step, history, device))
+                    if step % log_every == 0:
+                        record()
+                    if stop.pressed:
+                        raise KeyboardInterrupt
+                    if time.monotonic() - last_save >= checkpoint_seconds:
+                        record()
+                        save(method, history, epoch, it, step)
+                        last_save = time.monotonic()
+                record()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                history.epochs.append({"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
+                                       "images": n_iter * per_iter * batch_size})
+                epoch, it = epoch + 1, 0
+                history.run["epochs_trained"] = epoch
+                history.run["train_seconds"] = sum(r.get("seconds", 0.0) for r in history.epochs)
                 for cb in callbacks:
-                    cb.on_step_end(FitState(method, epoch, step, history, device))
-                if step % log_every == 0:
-                    record()
-                if interrupted.is_set():
-                    raise KeyboardInterrupt
-                if folder is not None and time.monotonic() - last_save >= checkpoint_seconds:
-                    record()
-                    save()
-                    last_save = time.monotonic()
-            record()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            history.epochs.append({"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
-                                   "images": n_iter * per_iter * batch_size})
-            epoch, it = epoch + 1, 0
-            for cb in callbacks:
-                cb.on_epoch_end(FitState(method, epoch, step, history, device))
-            save()
-            last_save = time.monotonic()
-            bar.update(1)
+                    cb.on_epoch_end(FitState(method, epoch, step, history, device))
+                save(method, history, epoch, it, step)
+                last_save = time.monotonic()
+                bar.update(1)
     except KeyboardInterrupt:
+        folder = history.run.get("run_dir")
         if boundary and folder is not None:
             record()
-            save()
+            save(method, history, epoch, it, step)
             print(f"\nInterrupted at epoch {epoch}, step {step}: checkpoint saved in {folder}. "
                   f"Run the same cell again to resume.")
         elif folder is not None:
@@ -316,9 +417,33 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
         raise
     finally:
         bar.close()
-        if old_handler is not None:
-            signal.signal(signal.SIGINT, old_handler)
-    return history
+    history.run["finished_at"] = datetime.now().isoformat(timespec="seconds")
+
+
+class _StopButton:
+    """First Ctrl-C (the notebook's stop button): finish the iteration, save, stop. A second: stop now."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.old = None
+
+    @property
+    def pressed(self) -> bool:
+        return self.event.is_set()
+
+    def _handler(self, *_):
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def __enter__(self) -> "_StopButton":
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
 
 
 def _set_lr(phase: Phase, factor: float) -> None:
