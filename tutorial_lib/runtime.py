@@ -243,6 +243,24 @@ def write_results(path: str | os.PathLike | None, results: dict, *, model: dict 
         raise runs_folder_error(path, err) from None
 
 
+def precision_for(device: torch.device | str) -> str:
+    """The mixed precision a device supports well: ``"bfloat16"`` on compute capability ≥ 8.0
+    (A100, H100, L4, ...), ``"float16"`` with a gradient scaler on 7.x (Colab's T4, V100: no bf16
+    units), ``"float32"`` on the CPU and older GPUs."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return "float32"
+    major, _ = torch.cuda.get_device_capability(device)
+    return "bfloat16" if major >= 8 else "float16" if major == 7 else "float32"
+
+
+def describe_precision(device: torch.device | str) -> str:
+    """What the card supports and what the series uses (float32 everywhere, for now)."""
+    best = precision_for(device)
+    return ("training runs in float32" if best == "float32" else
+            f"it supports {best} mixed precision; the series trains in float32 for now")
+
+
 def describe() -> str:
     """One line about this environment, printed by the set-up notebook."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
@@ -312,20 +330,27 @@ def notebook_parameters(notebook: str, namespace: dict) -> NotebookParameters:
 
 # ----------------------------------------------------------------------------- Colab
 
-_COLAB_CELL = '''# Set-up for Google Colab: fetch and install tutorial_lib, check for a GPU. Elsewhere this does nothing.
+_COLAB_CELL = '''# Set-up for Google Colab: install tutorial_lib without changing any package Colab ships (no restart
+# needed), report the GPU, and keep your runs on Google Drive if you wish. Elsewhere it does nothing.
+KEEP_RUNS_ON_DRIVE = False   # True: checkpoints and trained models go to your Drive and survive a disconnect
 import sys
 if "google.colab" in sys.modules:
-    import pathlib, subprocess
+    import pathlib, subprocess, tempfile
+    from importlib import metadata
     repo = pathlib.Path.home() / "generative-models-tutorial"
     if not repo.exists():
         subprocess.run(["git", "clone", "--depth", "1", "{url}", str(repo)], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(repo)], check=True)
+    found = {{d.metadata["Name"].lower(): d.version for d in reversed(list(metadata.distributions()))
+             if d.metadata["Name"]}}         # the copy Python imports wins
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
+        constraints.write("\\n".join(f"{{name}}=={{version}}" for name, version in found.items()))
+    # -c: every package already installed stays at its version; only missing ones are added
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(repo), "-c", constraints.name], check=True)
     sys.path.insert(0, str(repo))
-    import torch
-    if not torch.cuda.is_available():
-        print("No GPU in this Colab runtime: Runtime > Change runtime type > T4 GPU, then run again.")'''
+    from tutorial_lib import colab
+    colab.setup(keep_runs_on_drive=KEEP_RUNS_ON_DRIVE)'''
 
 
 def colab_setup_source() -> str:
     """The first code cell of every notebook (tests/test_notebooks.py checks they match)."""
-    return _COLAB_CELL.replace("{url}", REPO_URL)
+    return _COLAB_CELL.format(url=REPO_URL)
