@@ -32,3 +32,21 @@ def test_classic_loop_takes_the_same_steps_as_fit(name):
     steps = optimizer_steps(classic)
     assert steps == optimizer_steps(ours)
     assert min(steps.values()) > 0
+
+
+def test_time_to_quality_records_an_fd_curve_against_training_seconds():
+    train = data.load("mnist-sample", "train", limit=512)
+    test = data.load("mnist-sample", "test")
+    bench.MODELS["tiny_dcgan"] = ("gan", SMALL["gan"])
+    try:
+        r = bench.time_to_quality("tiny_dcgan", train, test, device=torch.device("cpu"), batch_size=32, epochs=2,
+                                  n=200, every=4, fd_factor=1e9)
+    finally:
+        del bench.MODELS["tiny_dcgan"]
+    steps = [p["step"] for p in r["curve"]]
+    assert steps == [4, 8, 12, 16, 20, 24, 28, 32]                 # 16 iterations an epoch, every 4th
+    seconds = [p["seconds"] for p in r["curve"]]
+    assert all(b > a for a, b in zip(seconds, seconds[1:]))         # training time only ever grows
+    assert r["floor"] > 0 and r["threshold"] == pytest.approx(1e9 * r["floor"])
+    assert r["reached_s"] == seconds[0]                             # a huge threshold is met at once
+    assert len({round(p["fd"], 6) for p in r["curve"]}) > 1          # the model changed between measurements

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from tutorial_lib import data, methods, trainer
+from tutorial_lib import data, methods, step, trainer
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +86,13 @@ def test_aegan_generator_step_never_touches_the_decoder():
     phases = {p.name: p for p in model.phases()}
     x = data.load("mnist-sample", limit=32).floats()
     before = snapshot(model)
-    trainer._step(phases["latent_generator"], x)
+    step.take_step(phases["latent_generator"], x)
     assert changed(before, model) == {"latent_generator"}
     before = snapshot(model)
-    trainer._step(phases["image_discriminator"], x)
+    step.take_step(phases["image_discriminator"], x)
     assert changed(before, model) == {"image_discriminator"}
     before = snapshot(model)
-    trainer._step(phases["autoencoder"], x)
+    step.take_step(phases["autoencoder"], x)
     assert changed(before, model) == {"encoder", "decoder"}
 
 

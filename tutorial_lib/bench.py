@@ -3,6 +3,7 @@
     python -m tutorial_lib.bench                       # all four models, full MNIST, on the GPU
     python -m tutorial_lib.bench --models gan --batch-size 128 --limit 8192 --device cpu
     python -m tutorial_lib.bench --series              # also time the whole series through papermill
+    python -m tutorial_lib.bench --models dcgan --time-to-quality   # DCGAN: seconds until FD ≤ 10 × floor
 
 Both ways train the **same networks** with the **same update phases and batch size**:
 
@@ -14,6 +15,11 @@ Both ways train the **same networks** with the **same update phases and batch si
 Printed per model: steady-state seconds per epoch (warm-up epochs timed apart), images per
 second, the speed-up, and the arithmetic lower bound: FLOPs per epoch (counted with
 ``torch.utils.flop_counter`` on one iteration) divided by the device's peak rate.
+
+``--time-to-quality`` then trains the DCGAN with ``fit`` and measures, every few iterations, its
+Fréchet distance (shipped evaluator, N fixed, one sampling seed) against the test set. Printed:
+the curve FD vs training seconds (measurement time excluded) and the first time FD falls to
+``--fd-factor`` (10) × the real-vs-real floor at the same N, measured in the same run.
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ import torch
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
-from tutorial_lib import data, methods, runtime, trainer
+from tutorial_lib import data, evaluator, methods, metrics, runtime, step, trainer
 
 MODELS = {"vae": ("vae", {}), "dcgan": ("gan", {}), "wgan_gp": ("wgan", {"constraint": "gp"}),
           "aegan": ("aegan", {"schedule": "joint"})}
@@ -92,15 +98,55 @@ def flops_per_iteration(model, batch: torch.Tensor) -> float:
         with counter:
             for phase in first_phases(model):
                 for _ in range(phase.repeats):
-                    trainer._step(phase, batch)
+                    step.take_step(phase, batch)
     except RuntimeError as err:
         print(f"{model.name}: FLOP count unavailable ({str(err).splitlines()[0][:90]})")
         return float("nan")
     return counter.get_total_flops()
 
 
+class QualityClock(trainer.Callback):
+    """Every ``every`` iterations: FD of ``n`` samples against ``reference``, stamped with the
+    seconds spent training so far (the time spent measuring is left out)."""
+
+    def __init__(self, reference: metrics.Embedding, judge: torch.nn.Module, *, n: int, every: int,
+                 threshold: float):
+        self.reference, self.judge, self.n, self.every, self.threshold = reference, judge, n, every, threshold
+        self.curve: list[dict] = []
+        self.reached: float | None = None
+        self.seconds, self.t = 0.0, time.perf_counter()
+
+    def on_step_end(self, state: trainer.FitState) -> None:
+        if state.step % self.every:
+            return
+        if state.device.type == "cuda":
+            torch.cuda.synchronize(state.device)
+        self.seconds += time.perf_counter() - self.t
+        fake = metrics.embed(metrics.draw(state.method, self.n, seed=0), self.judge)
+        fd = metrics.frechet_distance(self.reference, fake)
+        self.curve.append({"seconds": self.seconds, "step": state.step, "fd": fd})
+        if self.reached is None and fd <= self.threshold:
+            self.reached = self.seconds
+        self.t = time.perf_counter()
+
+
+def time_to_quality(name: str, train: data.Split, test: data.Split, *, device: torch.device, batch_size: int,
+                    epochs: int, n: int, every: int, fd_factor: float, graph: bool = False) -> dict:
+    """Train ``name`` with fit for ``epochs``; FD every ``every`` iterations; the first time FD ≤
+    ``fd_factor`` × the real floor (train vs test images at the same n)."""
+    judge = evaluator.load_evaluator("mnist", device)
+    reference = metrics.embed(test.x[:n].to(device), judge)
+    floor = metrics.frechet_distance(reference, metrics.embed(metrics.draw(train.x, n, seed=0), judge))
+    clock = QualityClock(reference, judge, n=n, every=every, threshold=fd_factor * floor)
+    model = build(name, device)
+    trainer.fit(model, train, epochs=epochs, batch_size=batch_size, checkpoint_dir=None, progress=False,
+                callbacks=[clock], graph=graph)
+    return {"model": name, "floor": floor, "threshold": fd_factor * floor, "curve": clock.curve,
+            "reached_s": clock.reached}
+
+
 def bench_model(name: str, train: data.Split, root: Path, batch_size: int, epochs: int, warmup: int,
-                device: torch.device, peak: float | None, limit: int | None) -> dict:
+                device: torch.device, peak: float | None, limit: int | None, graph: bool = False) -> dict:
     # (a) classic loop
     tf = torchvision.transforms
     dataset = torchvision.datasets.MNIST(str(root), train=True, transform=tf.Compose(
@@ -115,7 +161,7 @@ def bench_model(name: str, train: data.Split, root: Path, batch_size: int, epoch
     # (b) ours
     model = build(name, device)
     history = trainer.fit(model, train, epochs=warmup + epochs, batch_size=batch_size, checkpoint_dir=None,
-                          progress=False)
+                          progress=False, graph=graph)
     ours = [row["seconds"] for row in history.epochs]
     # arithmetic bound
     model = build(name, device)
@@ -138,6 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", choices=runtime.DEVICES)
     parser.add_argument("--peak-tflops", type=float, default=None, help="device peak (default: by GPU name)")
     parser.add_argument("--series", action="store_true", help="also time the whole series (full mode)")
+    parser.add_argument("--graph", action="store_true", help="fit: record each iteration as a CUDA graph")
+    parser.add_argument("--time-to-quality", action="store_true",
+                        help="also: seconds of DCGAN training until FD <= fd-factor x floor, and the FD curve")
+    parser.add_argument("--ttq-epochs", type=int, default=10, help="time to quality: epochs at most")
+    parser.add_argument("--ttq-n", type=int, default=2000, help="time to quality: images per FD")
+    parser.add_argument("--ttq-every", type=int, default=100, help="time to quality: iterations between FDs")
+    parser.add_argument("--fd-factor", type=float, default=10.0, help="time to quality: threshold / floor")
     args = parser.parse_args(argv)
     for name in ("batch_size", "epochs"):
         runtime.check_positive_int(name, getattr(args, name))
@@ -154,11 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     for name in args.models:
         r = bench_model(name, train, root, args.batch_size, args.epochs, args.warmup, device, peak,
-                        args.limit or None)
+                        args.limit or None, graph=args.graph)
         print(f"{name:<8} {r['classic_s']:>12.2f} {r['ours_s']:>10.3f} {r['speedup']:>8.1f}x "
               f"{r['images'] / r['ours_s']:>10.0f} {r['tflop']:>9.3f} {r['bound_s']:>8.4f} "
               f"{r['ours_s'] / r['bound_s']:>7.0f}x {r['classic_first_s']:>9.2f}/{r['ours_first_s']:<8.2f}",
               flush=True)
+    if args.time_to_quality:
+        test = data.load("mnist", "test")
+        r = time_to_quality("dcgan", train, test, device=device, batch_size=args.batch_size, epochs=args.ttq_epochs,
+                            n=min(args.ttq_n, len(test), len(train)), every=args.ttq_every,
+                            fd_factor=args.fd_factor, graph=args.graph)
+        print(f"\ntime to quality, dcgan (N = {min(args.ttq_n, len(test), len(train))}): floor FD {r['floor']:.2f}, "
+              f"threshold {r['threshold']:.2f}")
+        print(f"{'train s':>8} {'iteration':>9} {'FD':>8}")
+        for point in r["curve"]:
+            print(f"{point['seconds']:>8.1f} {point['step']:>9} {point['fd']:>8.2f}")
+        print(f"FD first <= {args.fd_factor:g} x floor after {r['reached_s']:.1f} s of training" if r["reached_s"]
+              is not None else f"FD never reached {args.fd_factor:g} x floor in {args.ttq_epochs} epochs")
     if args.series:
         from tutorial_lib import series
         t0 = time.perf_counter()

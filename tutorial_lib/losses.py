@@ -135,27 +135,30 @@ def interpolate(x_real: Tensor, x_fake: Tensor, eps: Tensor | None = None) -> Te
     """x̂ = ε x_r + (1 − ε) x_g with ε ~ U[0, 1] drawn **per example** (Gulrajani et al.).
 
     A single ε per batch, or ε from a normal distribution, is a bug copied between tutorials.
-    x_real, x_fake: (B, ...) ; eps: (B,) or None -> (B, ...)
+    x_real, x_fake: (B, ...) ; eps: (B,) or None -> (B, ...). Stacked runs (see
+    :mod:`tutorial_lib.batched`) pass (K, B, ...) with eps of shape (K, B).
     """
     if eps is None:
         eps = torch.rand(x_real.shape[0], device=x_real.device, dtype=x_real.dtype)
-    eps = eps.view(-1, *([1] * (x_real.dim() - 1)))
+    eps = eps.view(*eps.shape, *([1] * (x_real.dim() - eps.dim())))
     return eps * x_real + (1.0 - eps) * x_fake
 
 
-def gradient_penalty(critic: Callable[[Tensor], Tensor], x_hat: Tensor, weight: float = 10.0) -> Tensor:
+def gradient_penalty(critic: Callable[[Tensor], Tensor], x_hat: Tensor, weight: float = 10.0,
+                     batch_dims: int = 1) -> Tensor:
     """WGAN-GP's two-sided penalty on the critic's gradient norm at the points x̂:
 
         GP = λ · E_x̂[ (‖∇_x̂ f(x̂)‖₂ − 1)² ]
 
     ``create_graph=True`` keeps the penalty differentiable w.r.t. the critic's weights
-    (a double backward). x_hat: (B, ...) -> scalar   [norm over all non-batch dims, mean over batch]
+    (a double backward). x_hat: (B, ...) -> scalar   [norm over all non-batch dims, mean over batch].
+    With ``batch_dims=2`` (K stacked runs, x_hat (K, B, ...)) it returns one penalty per run, (K,).
     """
     x_hat = x_hat.detach().requires_grad_(True)
     scores = critic(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
-    norms = grad.flatten(1).norm(2, dim=1)
-    return weight * (norms - 1.0).pow(2).mean()
+    norms = grad.flatten(batch_dims).norm(2, dim=-1)
+    return weight * (norms - 1.0).pow(2).mean(dim=-1)
 
 
 # ============================================================================ AEGAN

@@ -32,6 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from tutorial_lib import checkpoints, data, runtime
+from tutorial_lib.step import StaticStep, batches_per_iteration, prepare_optimizers, take_step
 
 Tensor = torch.Tensor
 LossFn = Callable[[Tensor], "tuple[Tensor, dict[str, Tensor]]"]
@@ -65,12 +66,6 @@ class Phase:
     @property
     def params(self) -> list[Tensor]:
         return [p for group in self.optimizer.param_groups for p in group["params"]]
-
-
-def batches_per_iteration(phases: list[Phase]) -> int:
-    """Real batches one iteration of ``phases`` draws: each repeat of a phase gets a fresh one,
-    and the phases share them (a DCGAN's D and G steps use one batch; WGAN-GP's critic, five)."""
-    return max(p.repeats for p in phases)
 
 
 class Method(nn.Module):
@@ -199,7 +194,7 @@ class _LossMeter:
 def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed: int = 0,
         callbacks: tuple[Callback, ...] | list[Callback] = (), checkpoint_dir: str | Path | None = "auto",
         resume: bool = True, log_every: int = 50, checkpoint_seconds: float = 120.0,
-        progress: bool = True) -> History:
+        progress: bool = True, graph: bool = False) -> History:
     """Train ``method`` on ``train`` for ``epochs`` passes; returns the :class:`History`.
 
     The dataset is moved to the method's device once, as uint8. Each epoch visits a seeded
@@ -214,6 +209,10 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     more epochs than a saved run has extends it (exactly what one longer run would have done);
     asking for fewer starts a separate run of that length, and says so. ``history.run`` records
     the epochs actually trained. Two processes never train in the same folder at once.
+
+    Each iteration is a :class:`tutorial_lib.step.StaticStep`: driven by device tensors only.
+    With ``graph=True`` on a CUDA device it is recorded once as a CUDA graph and replayed (falling
+    back to eager execution, with one line, if recording fails); on the CPU it always runs eagerly.
     """
     runtime.check_positive_int("epochs", epochs)
     runtime.check_positive_int("batch_size", batch_size)
@@ -229,6 +228,9 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     if any(p.lr_factor is not None for p in phases):
         run_config["epochs"] = epochs      # a schedule over the run: its length is part of the trajectory
 
+    graph = graph and device.type == "cuda"
+    if graph:
+        prepare_optimizers(phases, device)     # before any optimizer state exists or is loaded
     with _RunFolder(method.name, run_config, checkpoint_dir) as run:
         history, epoch, it, step = History(), 0, 0, 0
         saved = run.read(device, epochs) if resume else None
@@ -251,7 +253,7 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
             return history
         _train(method, images, phases, history, epoch, it, step, epochs=epochs, batch_size=batch_size,
                n_batches=n_batches, seed=seed, callbacks=callbacks, log_every=log_every,
-               checkpoint_seconds=checkpoint_seconds, progress=progress, device=device, save=run.save)
+               checkpoint_seconds=checkpoint_seconds, progress=progress, device=device, save=run.save, graph=graph)
     return history
 
 
@@ -342,10 +344,11 @@ def _diff(saved: dict, now: dict) -> str:
 
 def _train(method: Method, images: Tensor, phases: list[Phase], history: History, epoch: int, it: int,
            step: int, *, epochs: int, batch_size: int, n_batches: int, seed: int, callbacks, log_every: int,
-           checkpoint_seconds: float, progress: bool, device: torch.device, save) -> None:
+           checkpoint_seconds: float, progress: bool, device: torch.device, save, graph: bool = False) -> None:
     """The loop of :func:`fit`, from (epoch, iteration, step) to ``epochs``; ``save`` checkpoints."""
     meter = _LossMeter(phases, step, device)
     n_iter = 0
+    steps: dict[tuple[str, ...], StaticStep] = {}     # one static step (one graph) per set of active phases
 
     def record() -> None:
         """Read the losses (one host sync), append their means to the history, show them."""
@@ -370,17 +373,20 @@ def _train(method: Method, images: Tensor, phases: list[Phase], history: History
                 if n_iter == 0:
                     raise ValueError(f"an iteration needs {per_iter} batches of {batch_size}, "
                                      f"more than the {len(images)} training images")
-                perm = data.epoch_permutation(len(images), seed=seed, epoch=epoch, device=device)
+                key = tuple(p.name for p in active)
+                if key not in steps:
+                    steps[key] = StaticStep(active, images, batch_size, graph=graph)
+                iteration = steps[key]
+                iteration.start_epoch(data.epoch_permutation(len(images), seed=seed, epoch=epoch, device=device), it)
                 t0 = time.perf_counter()
                 while it < n_iter:
                     boundary = False
                     meter.step += 1                  # steps count from 1: the iteration now running
                     for phase in active:
                         if phase.lr_factor is not None:
-                            _set_lr(phase, phase.lr_factor((epoch + it / n_iter) / epochs))
-                        for r in range(phase.repeats):
-                            x_real = data.get_batch(images, perm, it * per_iter + r, batch_size)
-                            meter.add(phase.name, *_step(phase, x_real))
+                            scale_lr(phase.optimizer, phase.lr_factor((epoch + it / n_iter) / epochs))
+                    for name, loss, logs in iteration():
+                        meter.add(name, loss, logs)
                     it, step, boundary = it + 1, step + 1, True
                     for cb in callbacks:
                         cb.on_step_end(FitState(method, epoch, step, history, device))
@@ -446,25 +452,18 @@ class _StopButton:
             signal.signal(signal.SIGINT, self.old)
 
 
-def _set_lr(phase: Phase, factor: float) -> None:
-    for group in phase.optimizer.param_groups:
+def scale_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Learning rate = the rate the optimizer was made with × ``factor`` (a schedule's value now).
+
+    A tensor learning rate (a recorded CUDA graph reads it) is updated in place."""
+    for group in optimizer.param_groups:
         group.setdefault("initial_lr", group["lr"])
-        group["lr"] = group["initial_lr"] * factor
+        if torch.is_tensor(group["lr"]):
+            group["lr"].fill_(float(group["initial_lr"]) * factor)
+        else:
+            group["lr"] = group["initial_lr"] * factor
 
 
 def linear_decay(progress: float) -> float:
     """Learning-rate factor falling linearly from 1 at the start to 0 at the end of training."""
     return max(0.0, 1.0 - progress)
-
-
-def _step(phase: Phase, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-    """One optimizer step of one phase. Gradients go only to the phase's own parameters."""
-    loss, logs = phase.loss_fn(x_real)
-    params = phase.params
-    grads = torch.autograd.grad(loss, params, allow_unused=True)
-    for p, g in zip(params, grads):
-        p.grad = g
-    phase.optimizer.step()
-    if phase.after_step is not None:
-        phase.after_step()
-    return loss.detach(), logs

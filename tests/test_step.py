@@ -1,0 +1,94 @@
+"""fit() runs each iteration as a static step; it trains exactly what a plain per-batch loop trains."""
+import pytest
+import torch
+
+from tutorial_lib import data, methods, runtime, step, trainer
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return data.load("mnist-sample", limit=320)
+
+
+def plain_loop(method, train, *, epochs, batch_size, seed):
+    """The loop fit() had before the static step: Python slices the batch, each phase steps in turn."""
+    runtime.seed_everything(seed)
+    phases = method.phases()
+    method.train()
+    n_batches = data.batches_per_epoch(len(train), batch_size)
+    for epoch in range(epochs):
+        active = [p for p in phases if p.active(epoch)]
+        per_iter = max(p.repeats for p in active)
+        n_iter = n_batches // per_iter
+        perm = data.epoch_permutation(len(train), seed=seed, epoch=epoch)
+        for it in range(n_iter):
+            for phase in active:
+                if phase.lr_factor is not None:
+                    trainer.scale_lr(phase.optimizer, phase.lr_factor((epoch + it / n_iter) / epochs))
+                for r in range(phase.repeats):
+                    x_real = data.get_batch(train.x, perm, it * per_iter + r, batch_size)
+                    loss, _ = phase.loss_fn(x_real)
+                    grads = torch.autograd.grad(loss, phase.params, allow_unused=True)
+                    for p, g in zip(phase.params, grads):
+                        p.grad = g
+                    phase.optimizer.step()
+                    if phase.after_step is not None:
+                        phase.after_step()
+
+
+CASES = {
+    "vae": ("vae", {"latent_dim": 4, "width": 8}),
+    "dcgan": ("gan", {"latent_dim": 8, "width": 8}),
+    "wgan-gp, 5 critic steps, lr decay": ("wgan", {"latent_dim": 8, "width": 8, "lr_decay": True}),
+    "wgan, clipping": ("wgan", {"latent_dim": 8, "width": 8, "constraint": "clip", "lr": 5e-5}),
+    "aegan, sequential schedule": ("aegan", {"latent_dim": 4, "noise_dim": 4, "width": 8, "d_width": 8,
+                                             "latent_hidden": 16, "schedule": "sequential", "ae_epochs": 1}),
+}
+
+
+@pytest.mark.parametrize("name, config", CASES.values(), ids=CASES.keys())
+def test_fit_with_the_static_step_equals_the_plain_loop(tiny, name, config):
+    torch.manual_seed(0)
+    a = methods.build(name, **config)
+    plain_loop(a, tiny, epochs=2, batch_size=32, seed=5)
+    torch.manual_seed(0)
+    b = methods.build(name, **config)
+    trainer.fit(b, tiny, epochs=2, batch_size=32, seed=5, checkpoint_dir=None, progress=False)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa), [k for k in sa if not torch.equal(sa[k], sb[k])][:5]
+    torch.manual_seed(0)
+    untrained = methods.build(name, **config)
+    assert not all(torch.equal(sa[k], v) for k, v in untrained.state_dict().items())
+
+
+def test_the_step_draws_the_batches_of_the_plain_loop_from_a_device_counter(tiny):
+    model = methods.build("wgan", latent_dim=8, width=8)
+    phases = model.phases()
+    s = step.StaticStep(phases, tiny.x, 16)
+    perm = data.epoch_permutation(len(tiny), seed=1, epoch=0)
+    s.start_epoch(perm, 3)
+    assert s.per_iter == 5 and int(s.counter) == 3
+    for r in range(5):
+        assert torch.equal(s.batch(r), data.get_batch(tiny.x, perm, 3 * 5 + r, 16))
+    s()                                                    # one iteration: the counter moves on the device
+    assert int(s.counter) == 4
+
+
+def test_on_the_cpu_no_graph_is_recorded_even_when_asked(tiny):
+    model = methods.build("gan", latent_dim=8, width=8)
+    s = step.StaticStep(model.phases(), tiny.x, 16, graph=True)
+    s.start_epoch(data.epoch_permutation(len(tiny), seed=0, epoch=0), 0)
+    for _ in range(step.WARMUP + 2):
+        out = s()
+    assert s.graph is None and [name for name, *_ in out] == ["discriminator", "generator"]
+
+
+def test_a_tensor_learning_rate_follows_the_schedule_in_place():
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([p], lr=0.5)
+    phase = trainer.Phase("x", opt, lambda x: (p.sum(), {}), lr_factor=trainer.linear_decay)
+    step.prepare_optimizers([phase], torch.device("cpu"))
+    lr = opt.param_groups[0]["lr"]
+    assert torch.is_tensor(lr) and float(lr) == 0.5
+    trainer.scale_lr(opt, 0.25)
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == 0.125      # same tensor, new value

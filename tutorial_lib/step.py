@@ -1,0 +1,138 @@
+"""One training iteration as a function of device tensors only, so a GPU can replay it as one graph.
+
+A 28×28 GAN step is a few hundred small kernels; launched one by one from Python, the GPU waits
+on the launches, not on the arithmetic. :class:`StaticStep` writes an iteration (every active
+phase, every repeat) so that nothing in it depends on Python values that change between
+iterations:
+
+- the batch is gathered on the device from the resident dataset, at indices computed from a
+  device-side iteration counter and this epoch's permutation (a static buffer);
+- noise comes from the device's generator inside the losses, as before;
+- losses stay on the device (``fit``'s meter sums them and reads them once per log interval);
+- learning rates that follow a schedule become 0-dim tensors, updated in place between
+  iterations, and optimizers are made ``capturable`` so their step counts live on the device.
+
+On a CPU the step simply runs (eagerly). On CUDA, after a few warm-up iterations on a side
+stream, one iteration is recorded with ``torch.cuda.graph`` and every later iteration is a single
+``replay()``; the gradient penalty's double backward is ordinary kernels inside the graph. If
+recording fails, training goes on eagerly and says so in one line.
+
+``tests/test_step.py`` checks on the CPU that fit() with this step leaves exactly the parameters
+of a plain per-batch loop (the loop fit had before), from the same state.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from tutorial_lib import data
+
+if TYPE_CHECKING:
+    from tutorial_lib.trainer import Phase
+
+Tensor = torch.Tensor
+WARMUP = 3
+"""Eager iterations before a CUDA graph is recorded (lets cuBLAS/cuDNN and Adam's state settle)."""
+
+
+def batches_per_iteration(phases: list["Phase"]) -> int:
+    """Real batches one iteration of ``phases`` draws: each repeat of a phase gets a fresh one,
+    and the phases share them (a DCGAN's D and G steps use one batch; WGAN-GP's critic, five)."""
+    return max(p.repeats for p in phases)
+
+
+def take_step(phase: "Phase", x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """One optimizer step of one phase. Gradients go only to the phase's own parameters."""
+    loss, logs = phase.loss_fn(x_real)
+    params = phase.params
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    for p, g in zip(params, grads):
+        p.grad = g
+    phase.optimizer.step()
+    if phase.after_step is not None:
+        phase.after_step()
+    return loss.detach(), logs
+
+
+def prepare_optimizers(phases: list["Phase"], device: torch.device) -> None:
+    """For graph replay: capturable optimizers, and tensor learning rates where a schedule moves them.
+
+    Call before any optimizer state is loaded or created (the step counts must live on the device).
+    """
+    for phase in phases:
+        for group in phase.optimizer.param_groups:
+            if "capturable" in group:
+                group["capturable"] = True
+            if phase.lr_factor is not None and not torch.is_tensor(group["lr"]):
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = torch.tensor(float(group["lr"]), device=device)
+
+
+class StaticStep:
+    """One iteration of ``phases`` on ``images`` (device-resident), driven by device tensors.
+
+    ``start_epoch(perm, iteration)`` loads the epoch's order and position; each call runs one
+    iteration and returns ``[(phase name, loss, logs), ...]`` (tensors on the device; under a
+    CUDA graph the same tensors every time, refilled by each replay).
+    """
+
+    def __init__(self, phases: list["Phase"], images: Tensor, batch_size: int, *, graph: bool = False):
+        device = images.device
+        self.phases, self.images, self.batch_size = phases, images, batch_size
+        self.per_iter = batches_per_iteration(phases)
+        self.perm = torch.zeros(len(images), dtype=torch.long, device=device)
+        self.counter = torch.zeros((), dtype=torch.long, device=device)
+        self.offsets = torch.arange(batch_size, device=device)
+        self.use_graph = graph and device.type == "cuda"
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.outputs: list | None = None
+        self.runs = 0
+
+    def start_epoch(self, perm: Tensor, iteration: int) -> None:
+        self.perm.copy_(perm)
+        self.counter.fill_(iteration)
+
+    def batch(self, r: int) -> Tensor:
+        """The r-th batch of the current iteration: ``perm[(i·per_iter + r)·B : ... + B]``, on the device."""
+        idx = self.perm[(self.counter * self.per_iter + r) * self.batch_size + self.offsets]
+        return data.as_float(self.images[idx])
+
+    def eager(self) -> list[tuple[str, Tensor, dict[str, Tensor]]]:
+        out = []
+        for phase in self.phases:
+            for r in range(phase.repeats):
+                out.append((phase.name, *take_step(phase, self.batch(r))))
+        self.counter += 1
+        return out
+
+    def __call__(self) -> list[tuple[str, Tensor, dict[str, Tensor]]]:
+        if self.graph is not None:
+            self.graph.replay()
+            return self.outputs
+        if self.use_graph and self.runs >= WARMUP:
+            try:
+                return self._record()
+            except Exception as err:                     # unsupported op, out of memory, ...
+                self.use_graph, self.graph = False, None
+                print(f"CUDA graph capture failed ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
+                      f"training continues eagerly.")
+        self.runs += 1
+        if self.use_graph:                               # warm-up on a side stream, as capture requires
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                out = self.eager()
+            torch.cuda.current_stream().wait_stream(side)
+            return out
+        return self.eager()
+
+    def _record(self) -> list[tuple[str, Tensor, dict[str, Tensor]]]:
+        """Record one iteration (recording runs nothing), then replay it: this iteration's step."""
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            outputs = self.eager()
+        self.graph, self.outputs = graph, outputs
+        graph.replay()
+        return outputs
