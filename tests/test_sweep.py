@@ -4,6 +4,7 @@ import json
 
 import nbformat
 import pytest
+import torch
 
 from tutorial_lib import runtime, series, sweep
 
@@ -128,6 +129,9 @@ def test_ray_is_optional_and_used_when_installed(tmp_path):
     assert code == 0
     rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open()))
     assert [r["y"] for r in rows] == ["10", "20"]
+    if not torch.cuda.is_available():                    # asking a GPU-less cluster for GPUs: refused, no hang
+        assert sweep.main([str(nb), "--grid", "x=1", "--executor", "ray", "--gpus-per-run", "0.5",
+                           "--out", str(tmp_path / "gpu")]) == 2
 
 
 def test_declared_parameters_are_read_from_the_tagged_cell(tmp_path):

@@ -16,18 +16,8 @@ import torch
 
 from tutorial_lib import checkpoints, data, methods, runtime, trainer
 
+from test_trainer import params, same, tiny  # noqa: F401  (tiny is a fixture)
 
-@pytest.fixture(scope="module")
-def tiny():
-    return data.load("mnist-sample", limit=256)
-
-
-def params(module):
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def same(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def vae():

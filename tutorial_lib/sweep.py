@@ -225,6 +225,10 @@ def run_ray(specs: list[RunSpec], *, address: str | None = None, gpus_per_run: f
     except ImportError:
         raise ValueError("--executor ray needs Ray: pip install 'tutorial_lib[ray]' (or pip install ray)") from None
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if gpus_per_run > gpus:
+        raise ValueError(f"--gpus-per-run {gpus_per_run:g} but the Ray cluster has {gpus:g} GPU(s): "
+                         f"the runs would wait forever. Use --gpus-per-run 0 on a CPU-only cluster.")
     task = ray.remote(num_gpus=gpus_per_run, num_cpus=cpus_per_run)(execute)
     refs = {task.remote(spec): i for i, spec in enumerate(specs)}
     rows: list[dict | None] = [None] * len(specs)
