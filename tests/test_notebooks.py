@@ -69,3 +69,13 @@ def test_readme_colab_links_use_the_one_repository_address():
     assert len(links) == len(NOTEBOOKS)
     assert all(link.startswith(f"{repo_path}/blob/main/notebooks/") for link in links), links
     assert {link.rsplit("/", 1)[1] for link in links} == {p.name for p in NOTEBOOKS}
+
+
+def test_the_first_cell_shows_a_banner_in_smoke_mode_and_nothing_otherwise(monkeypatch, capsys):
+    source = runtime.colab_setup_source()
+    monkeypatch.setenv(runtime.SMOKE_ENV, "1")
+    exec(compile(source, "cell", "exec"), {})
+    assert "SMOKE MODE" in capsys.readouterr().out and "NOT meaningful" in runtime.SMOKE_BANNER
+    monkeypatch.delenv(runtime.SMOKE_ENV)
+    exec(compile(source, "cell", "exec"), {})
+    assert capsys.readouterr().out == ""

@@ -16,7 +16,7 @@ Tensor = torch.Tensor
 def lerp(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
     """Linear interpolation z = (1 − α) z1 + α z2 for α = 0, …, 1 in ``steps`` points: (steps, d)."""
     runtime.check_positive_int("steps", steps)
-    alpha = torch.linspace(0, 1, steps, device=z1.device).unsqueeze(1)
+    alpha = torch.linspace(0, 1, steps, device=z1.device, dtype=z1.dtype).unsqueeze(1)
     return (1 - alpha) * z1 + alpha * z2
 
 
@@ -35,7 +35,7 @@ def slerp(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
     omega = torch.arccos((u1 * u2).sum().clamp(-1, 1))
     if omega.abs() < 1e-4:
         return lerp(z1, z2, steps)
-    alpha = torch.linspace(0, 1, steps, device=z1.device).unsqueeze(1)
+    alpha = torch.linspace(0, 1, steps, device=z1.device, dtype=z1.dtype).unsqueeze(1)
     direction = (torch.sin((1 - alpha) * omega) * u1 + torch.sin(alpha * omega) * u2) / torch.sin(omega)
     return direction * ((1 - alpha) * n1 + alpha * n2)
 

@@ -36,6 +36,17 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+SMOKE_BANNER = ("=" * 88 + "\nSMOKE MODE (TUTORIAL_SMOKE=1): tiny data and settings, so that this notebook runs in "
+                "seconds on a CPU.\nThe numbers and pictures below are NOT meaningful results. Unset TUTORIAL_SMOKE "
+                "for the real run.\n" + "=" * 88)
+
+
+def announce_mode() -> None:
+    """Print :data:`SMOKE_BANNER` in smoke mode (every notebook's first cell calls this); else nothing."""
+    if smoke_mode():
+        print(SMOKE_BANNER)
+
+
 def smoke_mode() -> bool:
     """True when ``TUTORIAL_SMOKE`` is set: tiny data, one short epoch, same code path."""
     return _flag(SMOKE_ENV)
@@ -348,7 +359,9 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(repo), "-c", constraints.name], check=True)
     sys.path.insert(0, str(repo))
     from tutorial_lib import colab
-    colab.setup(keep_runs_on_drive=KEEP_RUNS_ON_DRIVE)'''
+    colab.setup(keep_runs_on_drive=KEEP_RUNS_ON_DRIVE)
+from tutorial_lib import runtime
+runtime.announce_mode()      # a banner when the notebook runs in smoke mode'''
 
 
 def colab_setup_source() -> str:
