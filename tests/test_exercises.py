@@ -90,3 +90,12 @@ def test_each_notebook_has_its_exercises_and_predict_then_run_questions(notebook
         assert re.search(rf"def {STUB[key]}\(.*\):\n(?:    .*\n)*?    raise NotImplementedError", code), key
     assert text.count("**Predict, then run.**") >= 2
     assert f"solutions/{notebook}.py" in text
+
+
+@pytest.mark.parametrize("notebook", ["04_vae", "05_gan", "06_wgan_gp", "07_aegan"])
+def test_what_to_try_next_names_real_parameters(notebook):
+    cells = json.loads((NOTEBOOKS / f"{notebook}.ipynb").read_text())["cells"]
+    text = next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith("## What to try next"))
+    named = re.findall(r"-p (\w+) ", text)
+    declared = runtime.declared_parameters(NOTEBOOKS / f"{notebook}.ipynb")
+    assert len(named) >= 2 and set(named) <= set(declared), set(named) - set(declared)

@@ -151,3 +151,23 @@ def test_inception_fid_is_skipped_with_a_note_when_unavailable(monkeypatch, caps
     assert metrics.inception_fid(x, x) is None
     out = capsys.readouterr().out
     assert "Inception FID skipped" in out and "no internet" in out and len(out.strip().splitlines()) == 1
+
+
+def test_interpret_reads_the_table_in_words():
+    def report(name, fd, p, r, hist=None, fd_std=(0.1, 0.1)):
+        rep = metrics.Report(name, 100)
+        rep.values = {"FD": [fd - fd_std[0], fd + fd_std[1]], "KID": [0.0, 0.0], "precision": [p, p],
+                      "recall": [r, r], "classifier score": [9.0, 9.0]}
+        rep.histogram = hist
+        return rep
+    floor = report("real", 2.0, 0.9, 0.9)
+    skewed = torch.full((10,), 0.05)
+    skewed[3] = 0.55
+    text = metrics.interpret({"sharp": report("sharp", 20.0, 0.9, 0.4),
+                              "blurry": report("blurry", 40.0, 0.3, 0.8, hist=skewed),
+                              "twin": report("twin", 20.05, 0.6, 0.6)}, floor)
+    lines = text.splitlines()
+    assert lines[0].startswith("sharp: FD 20 = 10.0 × the real floor") and "fidelity over coverage" in lines[0]
+    assert "twin" in lines[1] and "balanced" in lines[1] and "call it a tie" in lines[1]
+    assert lines[2].startswith("blurry") and "coverage over fidelity" in lines[2] and "digit, 3, takes 55%" in lines[2]
+    assert "tie" not in lines[2] and lines[-1].startswith("Lowest FD: sharp")

@@ -264,6 +264,46 @@ def format_table(reports: list[Report], floor: Report | None = None) -> str:
     return "\n".join(lines)
 
 
+def interpret(reports: dict[str, Report], floor: Report) -> str:
+    """A reading of this run's table, in words, from its own numbers (one paragraph per model).
+
+    FD is put against the real floor; precision against recall says whether a model leans to
+    fidelity (samples that look real) or to coverage (samples that span the real variety); the
+    class histogram says whether some digits are missing. Differences smaller than the seeds'
+    spread are called ties.
+    """
+    lines = []
+    ranked = sorted(reports.values(), key=lambda r: r.mean("FD"))
+    best = ranked[0]
+    for r in ranked:
+        fd, ratio = r.mean("FD"), r.mean("FD") / floor.mean("FD")
+        p, rec = r.mean("precision"), r.mean("recall")
+        if p > rec + 0.1:
+            lean = (f"precision {p:.2f} > recall {rec:.2f}: its samples mostly look like real digits, but they cover "
+                    f"less of the real variety (fidelity over coverage)")
+        elif rec > p + 0.1:
+            lean = (f"recall {rec:.2f} > precision {p:.2f}: it spans the real variety, but more of its samples fall "
+                    f"outside the real data (blur or artefacts: coverage over fidelity)")
+        elif max(p, rec) < 0.2:
+            lean = (f"precision {p:.2f} and recall {rec:.2f} are both low: few samples look real and little of the "
+                    f"real variety is there")
+        else:
+            lean = f"precision {p:.2f} and recall {rec:.2f} are balanced"
+        text = f"{r.name}: FD {fd:.3g} = {ratio:.1f} × the real floor; {lean}."
+        if r.histogram is not None:
+            share, digit = float(r.histogram.max()), int(r.histogram.argmax())
+            if share > 0.2:
+                text += f" Its most common digit, {digit}, takes {share:.0%} of the samples (10 % if even): some digits are under-made."
+        if r is not best:
+            spread = max(r.std("FD"), best.std("FD"))
+            if fd - best.mean("FD") <= 2 * spread:
+                text += f" Its FD is within two seed standard deviations of {best.name}'s: call it a tie."
+        lines.append(text)
+    lines.append(f"Lowest FD: {best.name}. Read FD with precision and recall: one number cannot say whether a model "
+                 f"fails by making unrealistic samples or by leaving parts of the data out.")
+    return "\n".join(lines)
+
+
 def compare(sources: dict[str, Any], reference: Images, evaluator: nn.Module, *, floor: Report | None = None,
             n: int = 10_000, **kwargs: Any) -> dict[str, Report]:
     """:func:`evaluate` each named source at the same n and seeds; print the table with the floor."""
