@@ -148,3 +148,12 @@ def test_unknown_method_and_bad_options_are_clear():
         methods.build("wgan", constraint="spectral")
     with pytest.raises(ValueError, match="d2_real='noise'"):
         methods.build("aegan", d2_real="noise")
+
+
+def test_the_reference_vae_figures_are_compared_only_like_for_like():
+    from tutorial_lib.methods import vae
+    same = dict(dataset="mnist", train_limit=0, likelihood="bernoulli", kl_weight=1.0, batch_size=128)
+    assert vae.reference_mismatch(**same) == ""
+    assert vae.reference_mismatch(**{**same, "train_limit": 512}) == "only 512 training images"
+    why = vae.reference_mismatch(**{**same, "dataset": "mnist-sample", "likelihood": "gaussian", "kl_weight": 4.0})
+    assert why == "dataset 'mnist-sample', not the full MNIST; a gaussian decoder, not Bernoulli; λ = 4, not 1"

@@ -79,3 +79,11 @@ def test_the_first_cell_shows_a_banner_in_smoke_mode_and_nothing_otherwise(monke
     monkeypatch.delenv(runtime.SMOKE_ENV)
     exec(compile(source, "cell", "exec"), {})
     assert capsys.readouterr().out == ""
+
+
+def test_no_notebook_holds_a_tab_or_calls_the_grey_level_elbo_a_bound():
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        text = "".join("".join(c["source"]) for c in cells)
+        assert "\t" not in text, f"{path.name}: a TAB (e.g. '\\cos' stored as TAB + 'os') renders broken"
+        assert "a likelihood bound" not in text and "an upper bound on $-\\log p(x)$, measured" not in text, path.name
