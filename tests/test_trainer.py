@@ -200,3 +200,22 @@ def test_linear_lr_decay_follows_training_progress(tiny):
     trainer.fit(model, tiny.take(128), epochs=2, batch_size=32, checkpoint_dir=None, progress=False)
     # 4 iterations an epoch, 8 in all: progress 0, 1/8, ..., 7/8 -> lr 1e-4 · (1 − progress)
     assert seen == pytest.approx([1e-4 * (1 - k / 8) for k in range(8)])
+
+
+def test_a_train_mode_metric_sees_batch_statistics_and_changes_nothing(tiny):
+    seen = []
+
+    def probe(model):
+        seen.append(model.training)
+        model.discriminator(model.sample(32))              # a forward pass that would move running stats
+        return {"x": 0.0}
+
+    def run(cbs):
+        torch.manual_seed(0)
+        m = methods.build("gan", latent_dim=8, width=8)
+        trainer.fit(m, tiny, epochs=1, batch_size=32, seed=0, checkpoint_dir=None, progress=False, callbacks=cbs)
+        return params(m)
+    plain = run([])
+    probed = run([callbacks.StepMetric(probe, every=2, grad=True, train_mode=True)])
+    assert seen and all(seen)                              # measured in training mode
+    assert same(plain, probed)                             # weights and batch-norm running stats untouched

@@ -4,7 +4,8 @@
     EpochMetric(fn)         after every epoch, fn(method) -> {name: value} added to history.epochs
     StepMetric(fn, every)   every few steps, fn(method) -> {name: value} appended to history.logs
 
-Measuring never changes the course of training: metrics run in eval mode on a forked RNG.
+Measuring never changes the course of training: metrics run on a forked RNG, in eval mode (or in
+train mode with the batch-norm running statistics put back afterwards).
 """
 from __future__ import annotations
 
@@ -49,14 +50,20 @@ class EpochMetric(Callback):
 
 
 class StepMetric(Callback):
-    """Every ``every`` steps, log ``fn(method) -> {name: float}`` (one host sync each time)."""
+    """Every ``every`` steps, log ``fn(method) -> {name: float}`` (one host sync each time).
 
-    def __init__(self, fn: Callable[[Method], dict[str, float]], every: int = 50, grad: bool = False):
-        self.fn, self.every, self.grad = fn, every, grad
+    ``train_mode=True`` measures in training mode (batch norm on the batch's own statistics, as the
+    update step sees it); the running statistics are put back afterwards, so nothing changes.
+    """
+
+    def __init__(self, fn: Callable[[Method], dict[str, float]], every: int = 50, grad: bool = False,
+                 train_mode: bool = False):
+        self.fn, self.every, self.grad, self.train_mode = fn, every, grad, train_mode
 
     def on_step_end(self, state: FitState) -> None:
         if state.step % self.every == 0:
-            state.history.logs.append({"step": state.step, **_measure(self.fn, state, self.grad)})
+            state.history.logs.append({"step": state.step,
+                                       **_measure(self.fn, state, self.grad, train_mode=self.train_mode)})
 
 
 class eval_mode:
@@ -75,7 +82,14 @@ class eval_mode:
         return False
 
 
-def _measure(fn: Callable[[Method], dict[str, float]], state: FitState, grad: bool) -> dict[str, float]:
+def _measure(fn: Callable[[Method], dict[str, float]], state: FitState, grad: bool,
+             train_mode: bool = False) -> dict[str, float]:
     devices = [state.device.index or 0] if state.device.type == "cuda" else []
+    if train_mode:                       # batch statistics, as in training; running statistics restored after
+        buffers = {k: v.clone() for k, v in state.method.state_dict().items() if "running" in k or "num_batches" in k}
+        with torch.random.fork_rng(devices=devices), torch.set_grad_enabled(grad):
+            out = {k: float(v) for k, v in fn(state.method).items()}
+        state.method.load_state_dict(buffers, strict=False)
+        return out
     with torch.random.fork_rng(devices=devices), eval_mode(state.method), torch.set_grad_enabled(grad):
         return {k: float(v) for k, v in fn(state.method).items()}
