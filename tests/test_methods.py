@@ -1,4 +1,6 @@
 """Each method: two fit() steps change exactly the networks they should; shapes and ranges."""
+import math
+
 import pytest
 import torch
 
@@ -157,3 +159,19 @@ def test_the_reference_vae_figures_are_compared_only_like_for_like():
     assert vae.reference_mismatch(**{**same, "train_limit": 512}) == "only 512 training images"
     why = vae.reference_mismatch(**{**same, "dataset": "mnist-sample", "likelihood": "gaussian", "kl_weight": 4.0})
     assert why == "dataset 'mnist-sample', not the full MNIST; a gaussian decoder, not Bernoulli; λ = 4, not 1"
+
+
+def test_the_mse_vae_decodes_like_the_autoencoder_and_its_loss_is_squared_error():
+    from tutorial_lib.methods import vae as vae_module
+    torch.manual_seed(0)
+    m = methods.build("vae", latent_dim=4, width=8, likelihood="mse", kl_weight=0.0)
+    x = data.load("mnist-sample", limit=8).floats()
+    torch.manual_seed(1)
+    recon, _ = m.terms(x)
+    torch.manual_seed(1)
+    mu, logvar = m.encode(x)
+    z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+    x_hat = torch.tanh(m.decoder(z))
+    constant = 0.5 * 784 * math.log(2 * math.pi * vae_module.MSE_SIGMA ** 2)
+    assert torch.allclose(recon, (x - x_hat).pow(2).flatten(1).sum(1) + constant, atol=1e-4)
+    assert m.sample(3).min() >= -1 and torch.allclose(m.decode_mean(mu), torch.tanh(m.decoder(mu)))

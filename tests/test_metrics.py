@@ -171,3 +171,13 @@ def test_interpret_reads_the_table_in_words():
     assert "twin" in lines[1] and "balanced" in lines[1] and "call it a tie" in lines[1]
     assert lines[2].startswith("blurry") and "coverage over fidelity" in lines[2] and "digit, 3, takes 55%" in lines[2]
     assert "tie" not in lines[2] and lines[-1].startswith("Lowest FD: sharp")
+
+
+def test_sharpness_measures_edges_and_drops_under_blur():
+    flat = torch.zeros(2, 1, 8, 8)
+    assert metrics.sharpness(flat) == 0.0
+    board = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1.0   # a ±1 checkerboard
+    assert metrics.sharpness(board.view(1, 1, 8, 8)) == pytest.approx(4.0)          # |±4| on [0, 1] intensities
+    digits = data.load("mnist-sample", limit=64).floats()
+    blurred = torch.nn.functional.avg_pool2d(digits, 3, stride=1, padding=1)
+    assert metrics.sharpness(blurred) < 0.7 * metrics.sharpness(digits)

@@ -264,6 +264,17 @@ def format_table(reports: list[Report], floor: Report | None = None) -> str:
     return "\n".join(lines)
 
 
+def sharpness(images: Tensor) -> float:
+    """Mean absolute Laplacian of images (in [-1, 1], shown as intensities in [0, 1]): how much edge they have.
+
+    Divide by the same number for real digits to read it as a fraction of real sharpness; a blurred
+    image has smaller second differences than the original.
+    """
+    laplacian = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=images.device)
+    unit = data.to_unit(images.clamp(-1, 1).float())
+    return torch.nn.functional.conv2d(unit, laplacian.view(1, 1, 3, 3)).abs().mean().item()
+
+
 def interpret(reports: dict[str, Report], floor: Report) -> str:
     """A reading of this run's table, in words, from its own numbers (one paragraph per model).
 

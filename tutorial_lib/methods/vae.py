@@ -16,7 +16,9 @@ from tutorial_lib import data, losses, nets, runtime
 from tutorial_lib.trainer import Method, Phase
 
 Tensor = torch.Tensor
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "mse")
+MSE_SIGMA = 0.5 ** 0.5
+"""The 'mse' decoder's σ on the [-1, 1] scale: −log p(x|z) = Σ (x − tanh(logits))² + a constant."""
 
 
 @dataclass
@@ -24,7 +26,8 @@ class VAEConfig:
     latent_dim: int = 16
     """Size of z."""
     likelihood: str = "bernoulli"
-    """Decoder distribution p(x|z): 'bernoulli' (BCE) or 'gaussian' (fixed σ, squared error)."""
+    """Decoder distribution p(x|z): 'bernoulli' (BCE), 'gaussian' (fixed σ, squared error on [0, 1]) or 'mse'
+    (AEGAN's autoencoder's decoder exactly: tanh output on [-1, 1], summed squared error, i.e. σ² = ½)."""
     sigma: float = 0.1
     """The Gaussian decoder's fixed standard deviation, in [0, 1] intensity units."""
     kl_weight: float = 1.0
@@ -72,6 +75,8 @@ class VAE(Method):
 
     def decode_mean(self, z: Tensor) -> Tensor:
         """The decoder's mean image, in [-1, 1]."""
+        if self.cfg.likelihood == "mse":
+            return torch.tanh(self.decoder(z))
         return data.from_unit(torch.sigmoid(self.decoder(z)))
 
     def terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -82,6 +87,8 @@ class VAE(Method):
         target = data.to_unit(x)
         if self.cfg.likelihood == "bernoulli":
             recon = losses.bernoulli_nll(logits, target)
+        elif self.cfg.likelihood == "mse":
+            recon = losses.gaussian_nll(torch.tanh(logits), x, MSE_SIGMA)
         else:
             recon = losses.gaussian_nll(torch.sigmoid(logits), target, self.cfg.sigma)
         return recon, losses.kl_normal_standard(mu, logvar)
