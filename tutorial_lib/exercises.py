@@ -99,6 +99,12 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _randn(seed: int, *shapes: tuple, scale: float = 1.0, dtype: torch.dtype = torch.float32) -> tuple:
+    """One test case: a standard-normal tensor (times ``scale``) per shape, from generator ``seed``."""
+    g = _gen(seed)
+    return tuple(scale * torch.randn(*shape, generator=g, dtype=dtype) for shape in shapes)
+
+
 def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
@@ -115,9 +121,9 @@ def _gmm_cases():
 
 
 add("01.1", "E-step: the responsibilities of a Gaussian mixture", theory.gmm_responsibilities, _gmm_cases,
-         "r_ik = π_k N(x_i; μ_k, σ_k²) / Σ_j π_j N(x_i; μ_j, σ_j²); the last test puts points 40 σ away, "
-         "where the densities underflow to 0: work with log densities and subtract the row maximum "
-         "(scipy.special.logsumexp) before exponentiating. The arguments are variances, not standard deviations.")
+    "r_ik = π_k N(x_i; μ_k, σ_k²) / Σ_j π_j N(x_i; μ_j, σ_j²); the last test puts points 40 σ away, "
+    "where the densities underflow to 0: work with log densities and subtract the row maximum "
+    "(scipy.special.logsumexp) before exponentiating. The arguments are variances, not standard deviations.")
 
 
 def _kl_cases():
@@ -130,8 +136,8 @@ def _kl_cases():
 
 
 add("01.2", "KL divergence between categorical distributions", theory.kl_categorical, _kl_cases,
-         "KL(p‖q) = Σ_k p_k log(p_k / q_k), summed over the last axis; the order matters (the second test "
-         "swaps p and q), and a term with p_k = 0 contributes 0, not nan (scipy.special.rel_entr does both).")
+    "KL(p‖q) = Σ_k p_k log(p_k / q_k), summed over the last axis; the order matters (the second test "
+    "swaps p and q), and a term with p_k = 0 contributes 0, not nan (scipy.special.rel_entr does both).")
 
 
 # ============================================================================ 02 ELBO
@@ -149,22 +155,18 @@ def _ppca_cases():
 
 
 add("02.1", "the ELBO of the linear-Gaussian (PPCA) bench, in closed form", theory.ppca_elbo, _ppca_cases,
-         "ELBO = E_q[log p(x|z)] − KL(q‖N(0,I)). With z = μ + σε, E_q‖x − Wz − b‖² = ‖x − Wμ − b‖² + "
-         "Σ_k σ_k² ‖W_{:,k}‖², and log p(x|z) = −D/2 log(2π s²) − ‖x − Wz − b‖²/(2 s²); noise_var is s².",
+    "ELBO = E_q[log p(x|z)] − KL(q‖N(0,I)). With z = μ + σε, E_q‖x − Wz − b‖² = ‖x − Wμ − b‖² + "
+    "Σ_k σ_k² ‖W_{:,k}‖², and log p(x|z) = −D/2 log(2π s²) − ‖x − Wz − b‖²/(2 s²); noise_var is s².",
          rtol=1e-8, atol=1e-8)
 
 
 def _kl_diag_cases():
-    out = []
-    for seed in (0, 1, 2):
-        g = _gen(seed)
-        out.append(tuple(torch.randn(3, 4, generator=g, dtype=torch.float64) for _ in range(4)))
-    return out
+    return [_randn(seed, *[(3, 4)] * 4, dtype=torch.float64) for seed in (0, 1, 2)]
 
 
 add("02.2", "KL between diagonal Gaussians", theory.kl_diag_gaussians, _kl_diag_cases,
-         "½ Σ_k [log(σ_p²/σ_q²) + (σ_q² + (μ_q − μ_p)²)/σ_p² − 1], summed over the last dimension; the inputs are "
-         "log-variances, so σ² = exp(logvar).", rtol=1e-8, atol=1e-8)
+    "½ Σ_k [log(σ_p²/σ_q²) + (σ_q² + (μ_q − μ_p)²)/σ_p² − 1], summed over the last dimension; the inputs are "
+    "log-variances, so σ² = exp(logvar).", rtol=1e-8, atol=1e-8)
 
 
 # ============================================================================ 03 GAN divergences
@@ -177,8 +179,8 @@ def _dstar_cases():
 
 
 add("03.1", "the optimal discriminator D*", theory.optimal_discriminator, _dstar_cases,
-         "D*(x) = p_r(x) / (p_r(x) + p_g(x)): the probability that x came from the data. Where both densities "
-         "are 0 any value is optimal; the series uses ½ there (the third test has such a point).")
+    "D*(x) = p_r(x) / (p_r(x) + p_g(x)): the probability that x came from the data. Where both densities "
+    "are 0 any value is optimal; the series uses ½ there (the third test has such a point).")
 
 
 def _value_cases():
@@ -190,8 +192,8 @@ def _value_cases():
 
 
 add("03.2", "the GAN value V(D, G) by quadrature", theory.gan_value, _value_cases,
-         "V = ∫ [p_r log D + p_g log(1 − D)] dx: evaluate the integrand on the grid and integrate with the "
-         "trapezoid rule (scipy.integrate.trapezoid). With D ≡ ½ the answer is −2 log 2.", rtol=1e-6)
+    "V = ∫ [p_r log D + p_g log(1 − D)] dx: evaluate the integrand on the grid and integrate with the "
+    "trapezoid rule (scipy.integrate.trapezoid). With D ≡ ½ the answer is −2 log 2.", rtol=1e-6)
 
 
 # ============================================================================ 04 VAE
@@ -201,50 +203,38 @@ def _reparam(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
 
 
 def _reparam_cases():
-    out = []
-    for seed in (0, 1):
-        g = _gen(seed)
-        out.append(tuple(torch.randn(5, 3, generator=g) for _ in range(3)))
-    return out
+    return [_randn(seed, (5, 3), (5, 3), (5, 3)) for seed in (0, 1)]
 
 
 add("04.1", "the reparameterisation z = μ + σ ε", _reparam, _reparam_cases,
-         "σ = exp(½ · logvar), not exp(logvar) and not logvar itself; ε is given, do not draw a new one.")
+    "σ = exp(½ · logvar), not exp(logvar) and not logvar itself; ε is given, do not draw a new one.")
 
 
 def _kl_std_cases():
-    out = []
-    for seed in (0, 1):
-        g = _gen(seed)
-        out.append((torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g)))
-    return out
+    return [_randn(seed, (6, 4), (6, 4)) for seed in (0, 1)]
 
 
 add("04.2", "the VAE's KL term against the standard normal prior", losses.kl_normal_standard, _kl_std_cases,
-         "KL(N(μ, σ²) ‖ N(0, 1)) = ½ Σ_k (μ_k² + σ_k² − 1 − log σ_k²), summed over latent dimensions, one "
-         "value per image: shape (B,).")
+    "KL(N(μ, σ²) ‖ N(0, 1)) = ½ Σ_k (μ_k² + σ_k² − 1 − log σ_k²), summed over latent dimensions, one "
+    "value per image: shape (B,).")
 
 
 # ============================================================================ 05 GAN
 
 def _logit_pairs():
-    out = []
-    for seed in (0, 1):
-        g = _gen(seed)
-        out.append((3 * torch.randn(16, generator=g), 3 * torch.randn(16, generator=g)))
-    out.append((torch.full((4,), -120.0), torch.full((4,), 120.0)))   # D is sure, and wrong
-    return out
+    return ([_randn(seed, (16,), (16,), scale=3.0) for seed in (0, 1)]
+            + [(torch.full((4,), -120.0), torch.full((4,), 120.0))])   # D is sure, and wrong
 
 
 add("05.1", "the discriminator's loss from logits", losses.discriminator_loss, _logit_pairs,
-         "L_D = −E log D(x) − E log(1 − D(G(z))) with D = sigmoid(logit). Use the logits directly: "
-         "−log sigmoid(a) = softplus(−a) and −log(1 − sigmoid(a)) = softplus(a) stay finite at ±120 (the third "
-         "test), where sigmoid rounds to exactly 0 or 1 and log gives −inf.")
+    "L_D = −E log D(x) − E log(1 − D(G(z))) with D = sigmoid(logit). Use the logits directly: "
+    "−log sigmoid(a) = softplus(−a) and −log(1 − sigmoid(a)) = softplus(a) stay finite at ±120 (the third "
+    "test), where sigmoid rounds to exactly 0 or 1 and log gives −inf.")
 
 
 add("05.2", "the non-saturating generator loss", losses.generator_loss_nonsaturating, lambda: [(args[1],) for args in _logit_pairs()],
-         "L_G = −E log D(G(z)) = mean softplus(−logit): a minus sign short gives the saturating loss "
-         "log(1 − D), whose gradient vanishes exactly when D rejects the fakes.")
+    "L_G = −E log D(G(z)) = mean softplus(−logit): a minus sign short gives the saturating loss "
+    "log(1 − D), whose gradient vanishes exactly when D rejects the fakes.")
 
 
 # ============================================================================ 06 WGAN-GP
@@ -259,8 +249,8 @@ def _interp_cases():
 
 
 add("06.1", "the interpolates x̂ = ε x_r + (1 − ε) x_g", losses.interpolate, _interp_cases,
-         "One ε per example, shape (B,): reshape it to (B, 1, 1, 1) so it broadcasts over the image, and weight "
-         "the real image by ε.")
+    "One ε per example, shape (B,): reshape it to (B, 1, 1, 1) so it broadcasts over the image, and weight "
+    "the real image by ε.")
 
 
 def _critic(seed: int) -> torch.nn.Module:
@@ -282,24 +272,20 @@ def _gp_reference(critic, x_hat, weight):
 
 
 add("06.2", "the gradient penalty λ E(‖∇f(x̂)‖ − 1)²", _gp_reference, _gp_cases,
-         "Take the gradient of critic(x̂).sum() with respect to x̂ (torch.autograd.grad, create_graph=True so the "
-         "penalty can be trained), flatten each example's gradient, take its 2-norm, then the mean of "
-         "(norm − 1)² times λ. It is two-sided: (norm − 1)², not max(0, norm − 1)².")
+    "Take the gradient of critic(x̂).sum() with respect to x̂ (torch.autograd.grad, create_graph=True so the "
+    "penalty can be trained), flatten each example's gradient, take its 2-norm, then the mean of "
+    "(norm − 1)² times λ. It is two-sided: (norm − 1)², not max(0, norm − 1)².")
 
 
 # ============================================================================ 07 AEGAN
 
 def _g1_cases():
-    out = []
-    for seed, lam in ((0, 1.0), (1, 0.5)):
-        g = _gen(seed)
-        out.append((2 * torch.randn(8, generator=g), 2 * torch.randn(8, generator=g), lam))
-    return out
+    return [(*_randn(seed, (8,), (8,), scale=2.0), lam) for seed, lam in ((0, 1.0), (1, 0.5))]
 
 
 add("07.1", "the latent generator's loss L_G1", losses.aegan_generator_loss, _g1_cases,
-         "L_G1 = −E log D1(G1(z)) − λ E log D2(Dec(G1(z))): the non-saturating loss on the latent "
-         "discriminator's logits plus λ times the same on the image discriminator's.")
+    "L_G1 = −E log D1(G1(z)) − λ E log D2(Dec(G1(z))): the non-saturating loss on the latent "
+    "discriminator's logits plus λ times the same on the image discriminator's.")
 
 
 def _mse_cases():
@@ -311,7 +297,7 @@ def _mse_cases():
 
 
 add("07.2", "the autoencoder's reconstruction loss", losses.reconstruction_mse, _mse_cases,
-         "The mean squared error per pixel, averaged over every pixel of every image in the batch: a scalar.")
+    "The mean squared error per pixel, averaged over every pixel of every image in the batch: a scalar.")
 
 
 # ============================================================================ 08 comparison
@@ -331,8 +317,8 @@ def _fd_cases():
 
 
 add("08.1", "the Fréchet distance between two Gaussians", _frechet, _fd_cases,
-         "FD = ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½) with the matrix square root (scipy.linalg.sqrtm; keep "
-         "its real part), not the element-wise square root.", rtol=1e-6)
+    "FD = ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½) with the matrix square root (scipy.linalg.sqrtm; keep "
+    "its real part), not the element-wise square root.", rtol=1e-6)
 
 
 def _pr_cases():
@@ -346,38 +332,30 @@ def _pr_cases():
 
 
 add("08.2", "improved precision (Kynkäänniemi et al.)", lambda real, fake, k: metrics.precision_recall(real, fake, k=k)[0], _pr_cases,
-         "For each real point, its radius is the distance to its k-th nearest *other* real point (the point "
-         "itself is at distance 0, so take the (k+1)-th smallest distance, or torch.kthvalue with k + 1). "
-         "Precision is the fraction of fake points within the radius of at least one real point.")
+    "For each real point, its radius is the distance to its k-th nearest *other* real point (the point "
+    "itself is at distance 0, so take the (k+1)-th smallest distance, or torch.kthvalue with k + 1). "
+    "Precision is the fraction of fake points within the radius of at least one real point.")
 
 
 # ============================================================================ 09 latent exploration
 
 def _slerp_cases():
-    out = []
-    for seed in (0, 1):
-        g = _gen(seed)
-        out.append((torch.randn(16, generator=g, dtype=torch.float64), torch.randn(16, generator=g, dtype=torch.float64), 7))
-    return out
+    return [(*_randn(seed, (16,), (16,), dtype=torch.float64), 7) for seed in (0, 1)]
 
 
 add("09.1", "spherical interpolation (slerp)", latent.slerp, _slerp_cases,
-         "Interpolate the directions along the great circle, sin((1−α)Ω) u1 + sin(αΩ) u2 over sin Ω with "
-         "cos Ω = u1·u2 for unit vectors u, and the norms linearly; α runs over torch.linspace(0, 1, steps), "
-         "one row per step.", rtol=1e-6, atol=1e-9)
+    "Interpolate the directions along the great circle, sin((1−α)Ω) u1 + sin(αΩ) u2 over sin Ω with "
+    "cos Ω = u1·u2 for unit vectors u, and the norms linearly; α runs over torch.linspace(0, 1, steps), "
+    "one row per step.", rtol=1e-6, atol=1e-9)
 
 
 def _decorrelate_cases():
-    out = []
-    for seed in (0, 1):
-        g = _gen(seed)
-        out.append((torch.randn(10, generator=g, dtype=torch.float64), torch.randn(10, generator=g, dtype=torch.float64)))
-    return out
+    return [_randn(seed, (10,), (10,), dtype=torch.float64) for seed in (0, 1)]
 
 
 add("09.2", "remove one feature axis from another (TL-GAN's projection)", features.decorrelate, _decorrelate_cases,
-         "Subtract from u its component along the unit vector v̂ = v/‖v‖, u − (u·v̂) v̂, then normalise the "
-         "result to length 1.")
+    "Subtract from u its component along the unit vector v̂ = v/‖v‖, u − (u·v̂) v̂, then normalise the "
+    "result to length 1.")
 
 
 def keys_for(notebook: str) -> list[str]:
