@@ -50,8 +50,13 @@ def save(path: str | Path, payload: dict) -> None:
     """
     buf = io.BytesIO()
     torch.save(payload, buf)
+    _write(path, buf.getvalue())
+
+
+def _write(path: str | Path, blob: bytes) -> None:
+    """Atomic write under the runs folder; any OSError becomes one RunsFolderError."""
     try:
-        runtime.atomic_write_bytes(path, buf.getvalue())
+        runtime.atomic_write_bytes(path, blob)
     except OSError as err:
         raise runtime.runs_folder_error(path, err) from None
 
@@ -114,7 +119,7 @@ def _moved_aside(path: str | Path, message: str, fix: str) -> CorruptCheckpoint:
 
 
 def write_config(folder: Path, config: dict) -> None:
-    runtime.atomic_write_bytes(folder / CONFIG, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
+    _write(Path(folder) / CONFIG, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
 
 
 def read_config(folder: Path) -> dict | None:
@@ -173,11 +178,6 @@ def restore_training(folder: Path, method, ckpt: dict) -> dict:
         set_rng_state(ckpt["rng"])
     restore_or_move_aside(Path(folder) / LAST, FRESH_START, restore, ckpt)
     return {k: ckpt[k] for k in ("history", "epoch", "iteration", "step")}
-
-
-def load_training(folder: Path, method, device: torch.device) -> dict:
-    """Restore weights, optimizer states and RNG from ``save_training``; return the rest of it."""
-    return restore_training(folder, method, read_training(folder, device))
 
 
 # ----------------------------------------------------------------------------- trained models

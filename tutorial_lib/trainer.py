@@ -258,10 +258,11 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
 
 
 def _run_record(method: Method, run_config: dict, epochs: int, device: torch.device, folder: Path | None) -> dict:
+    """The run's settings (from ``run_config``) plus what it was asked for and where it runs."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    return {"method": method.name, "config": method.config(), "dataset": run_config["dataset"],
-            "n_train": run_config["n_train"], "batch_size": run_config["batch_size"], "seed": run_config["seed"],
-            "epochs_asked": epochs, "device": str(device), "device_type": device.type, "device_name": name,
+    settings = {k: v for k, v in run_config.items() if k not in ("method", "epochs")}
+    return {"method": method.name, "config": run_config["method"], **settings, "epochs_asked": epochs,
+            "device": str(device), "device_type": device.type, "device_name": name,
             "run_dir": str(folder) if folder is not None else None}
 
 
@@ -305,10 +306,7 @@ class _RunFolder:
             raise ValueError(f"{folder} holds a run with other settings ({_diff(saved, json_safe(self.config))}); "
                              f"give fit() another checkpoint_dir, or delete that folder to start over.")
         self.folder = folder
-        try:
-            checkpoints.write_config(folder, self.config)
-        except OSError as err:
-            raise runtime.runs_folder_error(folder / checkpoints.CONFIG, err) from None
+        checkpoints.write_config(folder, self.config)
 
     def read(self, device: torch.device, epochs: int) -> dict | None:
         """The saved state to resume from, or None. A run saved past ``epochs`` is not cut back:
