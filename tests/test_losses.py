@@ -160,3 +160,13 @@ def test_aegan_generator_loss_hand_value():
     assert losses.aegan_generator_loss(d1, d2, 0.5).item() == pytest.approx(l1 + 0.5 * l2, rel=1e-6)
     assert losses.aegan_generator_loss(d1, d2, 0.0).item() == pytest.approx(l1, rel=1e-6)
     assert losses.aegan_generator_loss(d1, None, 1.0).item() == pytest.approx(l1, rel=1e-6)
+
+
+def test_aegan_generator_loss_with_a_latent_critic_hand_value():
+    """With D1 a WGAN critic f the latent term is −E f(h̃): scores 0 and 1 give −0.5."""
+    d1, d2 = torch.tensor([0.0, 1.0]), torch.tensor([-2.0, 2.0])
+    l2 = -(math.log(sig(-2.0)) + math.log(sig(2.0))) / 2
+    assert losses.aegan_generator_loss(d1, d2, 0.5, latent_critic="wgan-gp").item() == pytest.approx(-0.5 + 0.5 * l2)
+    assert losses.aegan_generator_loss(d1, None, 1.0, latent_critic="wgan-gp").item() == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match="latent_critic='hinge'"):
+        losses.aegan_generator_loss(d1, d2, 1.0, latent_critic="hinge")

@@ -55,6 +55,12 @@ SMALL = {"vae": {"latent_dim": 4, "width": 8},
                                                          "latent_discriminator", "image_discriminator"}),
     ("aegan", {"schedule": "joint", "image_weight": 0.0}, {"encoder", "decoder", "latent_generator",
                                                            "latent_discriminator"}),
+    ("aegan", {"code_norm": "batch"}, {"encoder", "decoder", "latent_generator", "latent_discriminator",
+                                       "image_discriminator"}),
+    ("aegan", {"latent_critic": "wgan-gp"}, {"encoder", "decoder", "latent_generator", "latent_discriminator",
+                                             "image_discriminator"}),
+    ("aegan", {"d1_spectral_norm": True}, {"encoder", "decoder", "latent_generator", "latent_discriminator",
+                                           "image_discriminator"}),
 ])
 def test_two_fit_steps_change_the_parameters_of_every_network(tiny, name, extra, expected):
     torch.manual_seed(0)
@@ -128,6 +134,69 @@ def test_gan_gradient_norms_show_the_saturating_loss_vanishing():
     assert norms["grad_norm/saturating"] < 1e-3 * norms["grad_norm/nonsaturating"]
 
 
+def test_aegan_batch_normalised_code_has_a_fixed_scale_whatever_the_encoder_does():
+    """code_norm='batch': each coordinate of h has mean 0 and std 1 over a training batch, even
+    when the encoder's raw output is scaled up 1000-fold (the drift that lets D1 win)."""
+    torch.manual_seed(0)
+    model = methods.build("aegan", **SMALL["aegan"], code_norm="batch")
+    x = data.load("mnist-sample", limit=64).floats()
+    with torch.no_grad():
+        raw = model.encoder[0]
+        raw.head.weight.mul_(1000.0)
+        raw.head.bias.add_(25.0)
+        h = model.encode(x)
+        free = raw(x)
+    assert free.std(dim=0).mean() > 10 and free.mean(dim=0).abs().mean() > 10
+    assert torch.allclose(h.mean(dim=0), torch.zeros(4), atol=1e-4)
+    assert torch.allclose(h.std(dim=0, unbiased=False), torch.ones(4), atol=1e-3)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) and m.affine for m in model.modules())
+
+
+def test_aegan_latent_critic_loss_by_hand():
+    """latent_critic='wgan-gp': L_D1 = E f(h̃) − E f(h) + 10·E(‖∇f(ĥ)‖ − 1)², same noise and ε."""
+    torch.manual_seed(0)
+    model = methods.build("aegan", **SMALL["aegan"], latent_critic="wgan-gp")
+    x = data.load("mnist-sample", limit=16).floats()
+    torch.manual_seed(1)
+    loss, logs = model.latent_discriminator_loss(x)
+    torch.manual_seed(1)
+    h, h_fake = model.encode(x).detach(), model.latent_generator(model.noise(16)).detach()
+    f = model.latent_discriminator
+    eps = torch.rand(16)
+    h_hat = (eps[:, None] * h + (1 - eps[:, None]) * h_fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(h_hat).sum(), h_hat)
+    expected = f(h_fake).mean() - f(h).mean() + 10 * ((grad.norm(dim=1) - 1) ** 2).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert logs["gp"].item() == pytest.approx(10 * ((grad.norm(dim=1) - 1) ** 2).mean().item(), rel=1e-5)
+
+
+def test_aegan_spectral_norm_bounds_each_layer_of_d1():
+    torch.manual_seed(0)
+    model = methods.build("aegan", **SMALL["aegan"], d1_spectral_norm=True)
+    linears = [m for m in model.latent_discriminator.net if isinstance(m, torch.nn.Linear)]
+    for _ in range(30):                          # power iteration converges as the layer is used
+        model.latent_discriminator(torch.randn(8, 4))
+    model.eval()
+    assert all(torch.linalg.matrix_norm(m.weight, 2) < 1.05 for m in linears)
+    plain = methods.build("aegan", **SMALL["aegan"])
+    assert max(torch.linalg.matrix_norm(m.weight, 2) for m in plain.latent_discriminator.net
+               if isinstance(m, torch.nn.Linear)) > 1.05
+
+
+def test_aegan_code_diagnostics_see_a_drifted_code():
+    torch.manual_seed(0)
+    model = methods.build("aegan", **SMALL["aegan"])
+    x = data.load("mnist-sample", limit=64).floats()
+    with torch.no_grad():
+        model.encoder.head.bias.add_(torch.tensor([3.0, 4.0, 0.0, 0.0]))
+    with torch.no_grad():
+        h, h_fake = model.encode(x), model.latent_generator(model.noise(64))
+    d = model.code_diagnostics(x)
+    assert d["code mean gap"] == pytest.approx((h.mean(0) - h_fake.mean(0)).norm().item(), rel=0.2)
+    assert d["code mean gap"] > 4.0
+    assert 0 < d["D1 real"] < 1 and 0 < d["D1 fake"] < 1
+
+
 def test_export_and_load_model_round_trip(runs_dir):
     from tutorial_lib import checkpoints
     model = methods.build("aegan", **SMALL["aegan"])
@@ -150,6 +219,10 @@ def test_unknown_method_and_bad_options_are_clear():
         methods.build("wgan", constraint="spectral")
     with pytest.raises(ValueError, match="d2_real='noise'"):
         methods.build("aegan", d2_real="noise")
+    with pytest.raises(ValueError, match="code_norm='layer'"):
+        methods.build("aegan", code_norm="layer")
+    with pytest.raises(ValueError, match="latent_critic='hinge'"):
+        methods.build("aegan", latent_critic="hinge")
 
 
 def test_the_reference_vae_figures_are_compared_only_like_for_like():

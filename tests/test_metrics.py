@@ -181,3 +181,20 @@ def test_sharpness_measures_edges_and_drops_under_blur():
     digits = data.load("mnist-sample", limit=64).floats()
     blurred = torch.nn.functional.avg_pool2d(digits, 3, stride=1, padding=1)
     assert metrics.sharpness(blurred) < 0.7 * metrics.sharpness(digits)
+
+
+def test_epoch_quality_sees_a_collapsed_model(ev):
+    """epoch_quality: a 'model' that draws only threes has a top class share near 1 (class 3) and a
+    large FD; one that draws real digits has a share near 0.1 and an FD near the real floor."""
+    train, test = data.load("mnist-sample", "train"), data.load("mnist-sample", "test")
+    threes = data.to_float(train.x[train.y == 3])
+    reals = data.to_float(train.x)
+    only_threes = lambda n: threes[torch.randint(len(threes), (n,))]
+    measure = metrics.epoch_quality(test, ev, n=500)
+    collapsed, healthy = measure(only_threes), measure(lambda n: reals[torch.randperm(len(reals))[:n]])
+    assert collapsed["top class"] == 3 and collapsed["top class share"] > 0.9
+    assert healthy["top class share"] < 0.2
+    assert collapsed["FD"] > 5 * healthy["FD"]
+    assert measure(only_threes) == collapsed                     # seeded: the same draw each time
+    with pytest.raises(ValueError, match="fewer than n"):
+        metrics.epoch_quality(test, ev, n=len(test) + 1)

@@ -173,14 +173,20 @@ def reconstruction_mse(x: Tensor, x_rec: Tensor) -> Tensor:
 
 
 def aegan_generator_loss(latent_fake_logits: Tensor, image_fake_logits: Tensor | None,
-                         image_weight: float) -> Tensor:
+                         image_weight: float, latent_critic: str = "gan") -> Tensor:
     """The latent generator G1's loss (primary source):
 
         L_G1 = −E[log D1(h̃)] − λ · E[log D2(x̃)],   h̃ = G1(z), x̃ = Dec(h̃)
 
-    λ = 0 (or no D2) leaves a plain latent GAN. logits: (B,) -> scalar
+    λ = 0 (or no D2) leaves a plain latent GAN. With ``latent_critic="wgan-gp"`` D1 is a critic
+    f and the first term is the WGAN generator's −E[f(h̃)]. logits: (B,) -> scalar
     """
-    loss = generator_loss_nonsaturating(latent_fake_logits)
+    if latent_critic == "wgan-gp":
+        loss = wasserstein_generator_loss(latent_fake_logits)
+    elif latent_critic == "gan":
+        loss = generator_loss_nonsaturating(latent_fake_logits)
+    else:
+        raise ValueError(f"latent_critic={latent_critic!r} is not one of 'gan', 'wgan-gp'")
     if image_fake_logits is not None and image_weight > 0:
         loss = loss + image_weight * generator_loss_nonsaturating(image_fake_logits)
     return loss

@@ -245,6 +245,26 @@ def evaluate(source: Any, reference: Images, evaluator: nn.Module, *, n: int = 1
     return report
 
 
+def epoch_quality(reference: Images, evaluator: nn.Module, *, n: int = 10_000, seed: int = 0,
+                  batch_size: int = BATCH) -> Callable[[Any], dict[str, float]]:
+    """A measure for :class:`tutorial_lib.callbacks.EpochMetric`: ``fn(model)`` draws n images
+    (seeded) and returns their FD against the first n of ``reference`` and the class histogram's
+    largest share ("top class share"; 0.1 when all ten digits are equally common, 1 when every
+    sample is one digit) with that class ("top class"). Cheap enough to run after every epoch."""
+    runtime.check_positive_int("n", n)
+    reference = _images(reference)
+    if len(reference) < n:
+        raise ValueError(f"reference has {len(reference)} images, fewer than n={n}")
+    ref = embed(reference[:n], evaluator, batch_size=batch_size)
+
+    def measure(model: Any) -> dict[str, float]:
+        fake = embed(draw(model, n, seed, batch_size=batch_size), evaluator, batch_size=batch_size)
+        hist = class_histogram(fake)
+        return {"FD": frechet_distance(ref, fake), "top class share": float(hist.max()),
+                "top class": float(hist.argmax())}
+    return measure
+
+
 def real_floor(train: Any, reference: Images, evaluator: nn.Module, *, n: int = 10_000, **kwargs: Any) -> Report:
     """The same metrics for n real training images (a random subset per seed) against the reference:
     the best score a model can expect at this N."""

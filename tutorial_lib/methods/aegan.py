@@ -14,6 +14,16 @@ The source leaves open what x' is: ``d2_real="reconstruction"`` takes x' = Dec(E
 written), ``"data"`` takes x' = x. ``image_weight`` is λ; 0 drops D2 (a plain latent GAN).
 Schedules: ``"joint"`` trains every network from the first epoch; ``"sequential"`` trains the
 autoencoder alone for ``ae_epochs``, then freezes it and trains the latent GAN.
+
+Remedies for the latent GAN's early collapse (notebook 07 measures each; the source's AEGAN is
+``code_norm="none", latent_critic="gan", d1_spectral_norm=False``):
+
+    code_norm="batch"        h = BN(Enc(x)): each code coordinate standardised over the batch
+                             (no learned scale or shift), so the target of G1 has a fixed scale
+                             and centre while the autoencoder trains; still no KL term
+    latent_critic="wgan-gp"  D1 becomes a critic f with a gradient penalty:
+                             L_D1 = E f(h̃) − E f(h) + 10·E(‖∇f(ĥ)‖ − 1)²,  L_G1 = −E f(h̃) − λ E log D2(x̃)
+    d1_spectral_norm=True    spectral normalisation of D1's layers (Miyato et al. 2018)
 """
 from __future__ import annotations
 
@@ -29,6 +39,14 @@ from tutorial_lib.trainer import Method, Phase
 Tensor = torch.Tensor
 D2_REAL = ("reconstruction", "data")
 SCHEDULES = ("joint", "sequential")
+CODE_NORMS = ("none", "batch")
+LATENT_CRITICS = ("gan", "wgan-gp")
+REMEDIES = {                                    # candidate fixes for the early collapse, as config changes
+    "source": {},
+    "batch-normalised code": {"code_norm": "batch"},
+    "latent WGAN-GP critic": {"latent_critic": "wgan-gp"},
+    "spectral norm in D1": {"d1_spectral_norm": True},
+}
 
 
 @dataclass
@@ -55,6 +73,14 @@ class AEGANConfig:
     """Adam learning rate of Enc/Dec."""
     lr_gan: float = 2e-4
     """Adam learning rate of G1, D1 and D2 (β1 = 0.5)."""
+    code_norm: str = "none"
+    """'none' (the source: h = Enc(x), free scale) or 'batch' (h standardised per coordinate over the batch)."""
+    latent_critic: str = "gan"
+    """'gan' (the source: D1 a classifier, the JS game) or 'wgan-gp' (D1 a critic with a gradient penalty)."""
+    latent_gp_weight: float = 10.0
+    """'wgan-gp' only: weight of D1's gradient penalty."""
+    d1_spectral_norm: bool = False
+    """Spectral normalisation of D1's linear layers."""
 
     def __post_init__(self):
         for name in ("latent_dim", "noise_dim", "width", "d_width", "latent_hidden"):
@@ -65,6 +91,10 @@ class AEGANConfig:
         runtime.check_non_negative_int("ae_epochs", self.ae_epochs)
         runtime.check_positive("lr_ae", self.lr_ae)
         runtime.check_positive("lr_gan", self.lr_gan)
+        runtime.check_choice("code_norm", self.code_norm, CODE_NORMS)
+        runtime.check_choice("latent_critic", self.latent_critic, LATENT_CRITICS)
+        runtime.check_non_negative("latent_gp_weight", self.latent_gp_weight)
+        runtime.check_choice("d1_spectral_norm", self.d1_spectral_norm, (False, True))
 
 
 class AEGAN(Method):
@@ -75,9 +105,15 @@ class AEGAN(Method):
         self.cfg = cfg
         self.noise_dim = cfg.noise_dim
         self.encoder = nets.ConvEncoder(cfg.latent_dim, cfg.width)                       # Enc
+        if cfg.code_norm == "batch":                     # h = BN(Enc(x)) without a learned scale or shift
+            self.encoder = nn.Sequential(self.encoder, nn.BatchNorm1d(cfg.latent_dim, affine=False))
         self.decoder = nets.ConvDecoder(cfg.latent_dim, cfg.width)                       # Dec (tanh applied below)
         self.latent_generator = nets.MLP(cfg.noise_dim, cfg.latent_dim, cfg.latent_hidden)   # G1
         self.latent_discriminator = nets.MLP(cfg.latent_dim, 1, cfg.latent_hidden)           # D1
+        if cfg.d1_spectral_norm:
+            for layer in self.latent_discriminator.net:
+                if isinstance(layer, nn.Linear):
+                    nn.utils.parametrizations.spectral_norm(layer)
         self.image_discriminator = nets.DCGANDiscriminator(cfg.d_width, batchnorm=True)      # D2
         nets.dcgan_init(self.image_discriminator)
 
@@ -130,6 +166,11 @@ class AEGAN(Method):
         h_real = self.encode(x).detach()
         h_fake = self.latent_generator(self.noise(len(x))).detach()
         real_logits, fake_logits = self.latent_discriminator(h_real), self.latent_discriminator(h_fake)
+        if self.cfg.latent_critic == "wgan-gp":
+            gp = losses.gradient_penalty(self.latent_discriminator, losses.interpolate(h_real, h_fake),
+                                         self.cfg.latent_gp_weight)
+            return losses.critic_loss(real_logits, fake_logits) + gp, {
+                "f(h)": real_logits.mean().detach(), "f(G1(z))": fake_logits.mean().detach(), "gp": gp.detach()}
         return losses.discriminator_loss(real_logits, fake_logits), {
             "D1(h)": torch.sigmoid(real_logits).mean().detach(),
             "D1(G1(z))": torch.sigmoid(fake_logits).mean().detach()}
@@ -146,8 +187,25 @@ class AEGAN(Method):
     def latent_generator_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         h_fake = self.latent_generator(self.noise(len(x)))
         image_logits = self.image_discriminator(self.decode(h_fake)) if self.uses_d2 else None
-        loss = losses.aegan_generator_loss(self.latent_discriminator(h_fake), image_logits, self.cfg.image_weight)
+        loss = losses.aegan_generator_loss(self.latent_discriminator(h_fake), image_logits, self.cfg.image_weight,
+                                           latent_critic=self.cfg.latent_critic)
         return loss, {}
+
+    # ------------------------------------------------------------------ diagnosis
+    def code_diagnostics(self, x: Tensor, n: int | None = None) -> dict[str, float]:
+        """How far G1's codes are from the autoencoder's, on images ``x`` and as many draws of z.
+
+        code std Enc / G1   mean over coordinates of the per-coordinate standard deviation
+        code mean gap       ‖mean Enc(x) − mean G1(z)‖
+        D1 real / fake      D1's mean output on each (a probability; for a critic, the score)
+        """
+        with torch.no_grad():
+            h, h_fake = self.encode(x), self.latent_generator(self.noise(n or len(x)))
+            out = (lambda v: v) if self.cfg.latent_critic == "wgan-gp" else torch.sigmoid
+            return {"code std Enc": h.std(dim=0).mean().item(), "code std G1": h_fake.std(dim=0).mean().item(),
+                    "code mean gap": (h.mean(dim=0) - h_fake.mean(dim=0)).norm().item(),
+                    "D1 real": out(self.latent_discriminator(h)).mean().item(),
+                    "D1 fake": out(self.latent_discriminator(h_fake)).mean().item()}
 
 
 class ExPostGMM(nn.Module):
