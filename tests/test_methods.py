@@ -75,7 +75,7 @@ def test_wgan_draws_a_fresh_real_batch_for_each_critic_step(tiny):
     model = methods.build("wgan", **SMALL["wgan"], critic_steps=5)
     seen = []
     original = model.critic_loss
-    model.critic_loss = lambda x: (seen.append(x.clone()), original(x))[1]
+    model.critic_loss = lambda batch: (seen.append(batch.x.clone()), original(batch))[1]
     two_steps(model, tiny)
     assert len(seen) == 10                                   # 2 iterations × 5 critic steps
     assert all(not torch.equal(seen[i], seen[j]) for i in range(10) for j in range(i))
@@ -92,7 +92,8 @@ def test_aegan_generator_step_never_touches_the_decoder():
     torch.manual_seed(0)
     model = methods.build("aegan", **SMALL["aegan"], schedule="joint")
     phases = {p.name: p for p in model.phases()}
-    x = data.load("mnist-sample", limit=32).floats()
+    sample = data.load("mnist-sample", limit=32)
+    x = methods.Batch(sample.floats(), sample.y)
     before = snapshot(model)
     step.take_step(phases["latent_generator"], x)
     assert changed(before, model) == {"latent_generator"}
@@ -158,7 +159,7 @@ def test_aegan_latent_critic_loss_by_hand():
     model = methods.build("aegan", **SMALL["aegan"], latent_critic="wgan-gp")
     x = data.load("mnist-sample", limit=16).floats()
     torch.manual_seed(1)
-    loss, logs = model.latent_discriminator_loss(x)
+    loss, logs = model.latent_discriminator_loss(methods.Batch(x, torch.zeros(16, dtype=torch.long)))
     torch.manual_seed(1)
     h, h_fake = model.encode(x).detach(), model.latent_generator(model.noise(16)).detach()
     f = model.latent_discriminator

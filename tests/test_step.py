@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from tutorial_lib import data, methods, runtime, step, trainer
+from tutorial_lib.methods.base import Batch, Phase, linear_decay
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,10 @@ def plain_loop(method, train, *, epochs, batch_size, seed):
                 if phase.lr_factor is not None:
                     trainer.scale_lr(phase.optimizer, phase.lr_factor((epoch + it / n_iter) / epochs))
                 for r in range(phase.repeats):
-                    x_real = data.get_batch(train.x, perm, it * per_iter + r, batch_size)
-                    loss, _ = phase.loss_fn(x_real)
+                    index = it * per_iter + r
+                    batch = Batch(data.get_batch(train.x, perm, index, batch_size),
+                                  train.y[perm[index * batch_size:(index + 1) * batch_size]])
+                    loss, _ = phase.loss_fn(batch)
                     grads = torch.autograd.grad(loss, phase.params, allow_unused=True)
                     for p, g in zip(phase.params, grads):
                         p.grad = g
@@ -64,19 +67,22 @@ def test_fit_with_the_static_step_equals_the_plain_loop(tiny, name, config):
 def test_the_step_draws_the_batches_of_the_plain_loop_from_a_device_counter(tiny):
     model = methods.build("wgan", latent_dim=8, width=8)
     phases = model.phases()
-    s = step.StaticStep(phases, tiny.x, 16)
+    s = step.StaticStep(phases, tiny, 16)
     perm = data.epoch_permutation(len(tiny), seed=1, epoch=0)
     s.start_epoch(perm, 3)
     assert s.per_iter == 5 and int(s.counter) == 3
     for r in range(5):
-        assert torch.equal(s.batch(r), data.get_batch(tiny.x, perm, 3 * 5 + r, 16))
+        batch = s.batch(r)
+        assert torch.equal(batch.x, data.get_batch(tiny.x, perm, 3 * 5 + r, 16))
+        assert torch.equal(batch.y, tiny.y[perm[(3 * 5 + r) * 16:(3 * 5 + r + 1) * 16]])   # labels of those images
+        assert batch.y.dtype == torch.int64
     s()                                                    # one iteration: the counter moves on the device
     assert int(s.counter) == 4
 
 
 def test_on_the_cpu_no_graph_is_recorded_even_when_asked(tiny):
     model = methods.build("gan", latent_dim=8, width=8)
-    s = step.StaticStep(model.phases(), tiny.x, 16, graph=True)
+    s = step.StaticStep(model.phases(), tiny, 16, graph=True)
     s.start_epoch(data.epoch_permutation(len(tiny), seed=0, epoch=0), 0)
     for _ in range(step.WARMUP + 2):
         out = s()
@@ -86,7 +92,7 @@ def test_on_the_cpu_no_graph_is_recorded_even_when_asked(tiny):
 def test_a_tensor_learning_rate_follows_the_schedule_in_place():
     p = torch.nn.Parameter(torch.zeros(2))
     opt = torch.optim.SGD([p], lr=0.5)
-    phase = trainer.Phase("x", opt, lambda x: (p.sum(), {}), lr_factor=trainer.linear_decay)
+    phase = Phase("x", opt, lambda batch: (p.sum(), {}), lr_factor=linear_decay)
     step.prepare_optimizers([phase], torch.device("cpu"))
     lr = opt.param_groups[0]["lr"]
     assert torch.is_tensor(lr) and float(lr) == 0.5

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tutorial_lib import callbacks, checkpoints, data, methods, trainer
+from tutorial_lib.methods.base import Method, Phase
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def test_killed_training_process_resumes_to_the_same_result(tmp_path):
     assert same(a, b)
 
 
-class Exploding(trainer.Method):
+class Exploding(Method):
     name = "exploding"
     noise_dim = 1
 
@@ -135,10 +136,10 @@ class Exploding(trainer.Method):
         return {"opt": torch.optim.SGD(self.parameters(), lr=0.01)}
 
     def phases(self):
-        return [trainer.Phase("fine", self.optimizers()["opt"], lambda x: ((self.w * x).mean() ** 2, {})),
-                trainer.Phase("boom", self.optimizers()["opt"], self.boom)]
+        return [Phase("fine", self.optimizers()["opt"], lambda batch: ((self.w * batch.x).mean() ** 2, {})),
+                Phase("boom", self.optimizers()["opt"], self.boom)]
 
-    def boom(self, x):
+    def boom(self, batch):
         self.calls += 1
         scale = float("nan") if self.calls == self.bad_step else 1.0
         return (self.w * scale).sum(), {}
@@ -196,7 +197,8 @@ def test_linear_lr_decay_follows_training_progress(tiny):
     model = methods.build("wgan", width=8, latent_dim=8, lr_decay=True, critic_steps=1)
     seen = []
     original = model.critic_loss
-    model.critic_loss = lambda x: (seen.append(model.optimizers()["critic"].param_groups[0]["lr"]), original(x))[1]
+    model.critic_loss = lambda batch: (seen.append(model.optimizers()["critic"].param_groups[0]["lr"]),
+                                       original(batch))[1]
     trainer.fit(model, tiny.take(128), epochs=2, batch_size=32, checkpoint_dir=None, progress=False)
     # 4 iterations an epoch, 8 in all: progress 0, 1/8, ..., 7/8 -> lr 1e-4 · (1 − progress)
     assert seen == pytest.approx([1e-4 * (1 - k / 8) for k in range(8)])

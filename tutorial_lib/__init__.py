@@ -6,8 +6,9 @@ Modules, one job each (import them explicitly: ``from tutorial_lib import data, 
     data         MNIST / Fashion-MNIST / the shipped sample as device-resident tensors
     nets         the networks (conv encoder/decoder, DCGAN, MLP)
     losses       every loss, with its equation and reduction
-    methods/     VAE, GAN, WGAN(-GP), AEGAN: each declares its update phases
-    trainer      fit(): the one training loop; Phase, Method, History
+    methods/     VAE, GAN, WGAN(-GP), AEGAN: each declares its update phases; base.py holds the
+                 contract every model keeps (Method, Phase, Batch)
+    trainer      fit(): the one training loop; History, callbacks' hooks
     callbacks    fixed-noise sample grids, metrics per epoch or per step
     checkpoints  atomic, resumable checkpoints and exported models
     plots        image grids and training curves

@@ -27,6 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from tutorial_lib import data, losses, nets, runtime, trainer
+from tutorial_lib.methods.base import linear_decay
 from tutorial_lib.methods.gan import GAN, GANConfig, WGAN, WGANConfig
 
 Tensor = torch.Tensor
@@ -107,7 +108,7 @@ def fit_toys(config: GANConfig | WGANConfig, datasets: list[data.Split], seeds: 
         betas = (config.beta1, 0.999)
         opt_d = torch.optim.Adam(D.parameters(), config.lr, betas=betas)
         opt_g = torch.optim.Adam(G.parameters(), config.lr, betas=betas)
-    decay = trainer.linear_decay if is_wgan and config.lr_decay else None
+    decay = linear_decay if is_wgan and config.lr_decay else None
     repeats = config.critic_steps if is_wgan else 1
     n_iter = data.batches_per_epoch(n, batch_size) // repeats
     if n_iter == 0:

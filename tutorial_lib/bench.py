@@ -3,7 +3,7 @@
     python -m tutorial_lib.bench                       # all four models, full MNIST, on the GPU
     python -m tutorial_lib.bench --models gan --batch-size 128 --limit 8192 --device cpu
     python -m tutorial_lib.bench --series              # also time the whole series through papermill
-    python -m tutorial_lib.bench --models dcgan --time-to-quality   # DCGAN: seconds until FD ≤ 10 × floor
+    python -m tutorial_lib.bench --models gan --time-to-quality     # DCGAN: seconds until FD ≤ 10 × floor
 
 Both ways train the **same networks** with the **same update phases and batch size**:
 
@@ -34,8 +34,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from tutorial_lib import data, evaluator, methods, metrics, runtime, step, trainer
 
-MODELS = {"vae": ("vae", {}), "dcgan": ("gan", {}), "wgan_gp": ("wgan", {"constraint": "gp"}),
-          "aegan": ("aegan", {"schedule": "joint"})}
+MODELS = {name: (method, config) for name, (method, config, _) in methods.SERIES.items()}
+"""The series' models by their one name (``gan`` is the DCGAN): method and settings."""
 PEAK_TFLOPS = {"H100": 494.7, "H200": 494.7, "A100": 156.0}
 """Dense TF32 tensor-core peaks (NVIDIA datasheets, SXM); the bound assumes fp32 work on tensor cores."""
 
@@ -46,7 +46,7 @@ def build(name: str, device: torch.device):
     return methods.build(method, **config).to(device)
 
 
-def first_phases(model) -> list[trainer.Phase]:
+def first_phases(model) -> list[methods.Phase]:
     """The phases active in the first epoch (what one benchmarked epoch trains)."""
     return [p for p in model.phases() if p.active(0)]
 
@@ -64,15 +64,16 @@ def classic_epoch(model, loader, device) -> float:
     phases = first_phases(model)
     per_iter = trainer.batches_per_iteration(phases)
     model.train()
-    batches = iter(loader)
+    drawn = iter(loader)
     t0 = time.perf_counter()
     while True:
         try:
-            xs = [next(batches)[0].to(device) for _ in range(per_iter)]
+            pairs = [next(drawn) for _ in range(per_iter)]            # (images, labels) from the loader
+            batches = [methods.Batch(x.to(device), y.to(device)) for x, y in pairs]
             for phase in phases:
                 for r in range(phase.repeats):
                     phase.optimizer.zero_grad()
-                    loss, _ = phase.loss_fn(xs[r])
+                    loss, _ = phase.loss_fn(batches[r])
                     for p in model.parameters():       # classic loops call backward() on everything ...
                         p.grad = None
                     loss.backward()
@@ -87,7 +88,7 @@ def classic_epoch(model, loader, device) -> float:
     return time.perf_counter() - t0
 
 
-def flops_per_iteration(model, batch: torch.Tensor) -> float:
+def flops_per_iteration(model, batch: methods.Batch) -> float:
     """FLOPs of one training iteration (every active phase, forward and backward).
 
     NaN where the counter cannot follow the step: its module hooks break ``autograd.grad`` inside
@@ -165,7 +166,8 @@ def bench_model(name: str, train: data.Split, root: Path, batch_size: int, epoch
     ours = [row["seconds"] for row in history.epochs]
     # arithmetic bound
     model = build(name, device)
-    flops = flops_per_iteration(model, train.floats(batch_size).to(device)) * iterations(model, len(train), batch_size)
+    batch = methods.Batch(train.floats(batch_size).to(device), train.y[:batch_size].to(device))
+    flops = flops_per_iteration(model, batch) * iterations(model, len(train), batch_size)
     result = {"model": name, "classic_s": statistics.median(classic[warmup:]), "classic_first_s": classic[0],
               "ours_s": statistics.median(ours[warmup:]), "ours_first_s": ours[0], "tflop": flops / 1e12,
               "images": len(train)}
@@ -214,10 +216,10 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     if args.time_to_quality:
         test = data.load("mnist", "test")
-        r = time_to_quality("dcgan", train, test, device=device, batch_size=args.batch_size, epochs=args.ttq_epochs,
+        r = time_to_quality("gan", train, test, device=device, batch_size=args.batch_size, epochs=args.ttq_epochs,
                             n=min(args.ttq_n, len(test), len(train)), every=args.ttq_every,
                             fd_factor=args.fd_factor, graph=args.graph)
-        print(f"\ntime to quality, dcgan (N = {min(args.ttq_n, len(test), len(train))}): floor FD {r['floor']:.2f}, "
+        print(f"\ntime to quality, gan (N = {min(args.ttq_n, len(test), len(train))}): floor FD {r['floor']:.2f}, "
               f"threshold {r['threshold']:.2f}")
         print(f"{'train s':>8} {'iteration':>9} {'FD':>8}")
         for point in r["curve"]:

@@ -14,7 +14,8 @@ from typing import Callable
 import torch
 
 from tutorial_lib import data
-from tutorial_lib.trainer import Callback, FitState, Method
+from tutorial_lib.methods.base import Method
+from tutorial_lib.trainer import Callback, FitState
 
 
 class SampleGrid(Callback):

@@ -5,8 +5,9 @@ on the launches, not on the arithmetic. :class:`StaticStep` writes an iteration 
 phase, every repeat) so that nothing in it depends on Python values that change between
 iterations:
 
-- the batch is gathered on the device from the resident dataset, at indices computed from a
-  device-side iteration counter and this epoch's permutation (a static buffer);
+- the batch (images and their labels) is gathered on the device from the resident dataset, at
+  indices computed from a device-side iteration counter and this epoch's permutation (a static
+  buffer);
 - noise comes from the device's generator inside the losses, as before;
 - losses stay on the device (``fit``'s meter sums them and reads them once per log interval);
 - learning rates that follow a schedule become 0-dim tensors, updated in place between
@@ -22,29 +23,25 @@ of a plain per-batch loop (the loop fit had before), from the same state.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from tutorial_lib import data
-
-if TYPE_CHECKING:
-    from tutorial_lib.trainer import Phase
+from tutorial_lib.methods.base import Batch, Phase
 
 Tensor = torch.Tensor
 WARMUP = 3
 """Eager iterations before a CUDA graph is recorded (lets cuBLAS/cuDNN and Adam's state settle)."""
 
 
-def batches_per_iteration(phases: list["Phase"]) -> int:
+def batches_per_iteration(phases: list[Phase]) -> int:
     """Real batches one iteration of ``phases`` draws: each repeat of a phase gets a fresh one,
     and the phases share them (a DCGAN's D and G steps use one batch; WGAN-GP's critic, five)."""
     return max(p.repeats for p in phases)
 
 
-def take_step(phase: "Phase", x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-    """One optimizer step of one phase. Gradients go only to the phase's own parameters."""
-    loss, logs = phase.loss_fn(x_real)
+def take_step(phase: Phase, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+    """One optimizer step of one phase on ``batch``. Gradients go only to the phase's own parameters."""
+    loss, logs = phase.loss_fn(batch)
     params = phase.params
     grads = torch.autograd.grad(loss, params, allow_unused=True)
     for p, g in zip(params, grads):
@@ -55,7 +52,7 @@ def take_step(phase: "Phase", x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]
     return loss.detach(), logs
 
 
-def prepare_optimizers(phases: list["Phase"], device: torch.device) -> None:
+def prepare_optimizers(phases: list[Phase], device: torch.device) -> None:
     """For graph replay: capturable optimizers, and tensor learning rates where a schedule moves them.
 
     Call before any optimizer state is loaded or created (the step counts must live on the device).
@@ -70,18 +67,19 @@ def prepare_optimizers(phases: list["Phase"], device: torch.device) -> None:
 
 
 class StaticStep:
-    """One iteration of ``phases`` on ``images`` (device-resident), driven by device tensors.
+    """One iteration of ``phases`` on ``train`` (a split already on the device), driven by device tensors.
 
     ``start_epoch(perm, iteration)`` loads the epoch's order and position; each call runs one
     iteration and returns ``[(phase name, loss, logs), ...]`` (tensors on the device; under a
     CUDA graph the same tensors every time, refilled by each replay).
     """
 
-    def __init__(self, phases: list["Phase"], images: Tensor, batch_size: int, *, graph: bool = False):
-        device = images.device
-        self.phases, self.images, self.batch_size = phases, images, batch_size
+    def __init__(self, phases: list[Phase], train: data.Split, batch_size: int, *, graph: bool = False):
+        device = train.x.device
+        self.phases, self.batch_size = phases, batch_size
+        self.images, self.labels = train.x, train.y     # (N, 1, 28, 28) uint8 (or toy points) and (N,) int64
         self.per_iter = batches_per_iteration(phases)
-        self.perm = torch.zeros(len(images), dtype=torch.long, device=device)
+        self.perm = torch.zeros(len(train), dtype=torch.long, device=device)
         self.counter = torch.zeros((), dtype=torch.long, device=device)
         self.offsets = torch.arange(batch_size, device=device)
         self.use_graph = graph and device.type == "cuda"
@@ -93,10 +91,11 @@ class StaticStep:
         self.perm.copy_(perm)
         self.counter.fill_(iteration)
 
-    def batch(self, r: int) -> Tensor:
-        """The r-th batch of the current iteration: ``perm[(i·per_iter + r)·B : ... + B]``, on the device."""
-        idx = self.perm[(self.counter * self.per_iter + r) * self.batch_size + self.offsets]
-        return data.as_float(self.images[idx])
+    def batch(self, r: int) -> Batch:
+        """The r-th batch of the current iteration, images and labels at the same indices
+        ``perm[(i·per_iter + r)·B : ... + B]``, gathered on the device."""
+        idx = self.perm[(self.counter * self.per_iter + r) * self.batch_size + self.offsets]   # (B,)
+        return Batch(data.as_float(self.images[idx]), self.labels[idx])
 
     def eager(self) -> list[tuple[str, Tensor, dict[str, Tensor]]]:
         out = []

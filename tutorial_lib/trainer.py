@@ -1,21 +1,26 @@
 """One training loop for every model: ``fit()`` runs the update phases a method declares.
 
-A method (VAE, GAN, WGAN-GP, AEGAN) says *what* to update — a list of :class:`Phase`
-(which optimizer, which loss, how many times per iteration) — and ``fit`` does the rest:
-batches from the device-resident dataset, progress, loss history, checkpoints, resume,
-and stopping on a non-finite loss. For example WGAN-GP declares
+A method (VAE, GAN, WGAN-GP, AEGAN) says *what* to update: a list of
+:class:`tutorial_lib.methods.base.Phase` (which optimizer, which loss of a
+:class:`~tutorial_lib.methods.base.Batch`, how many times per iteration). ``fit`` does the rest:
+batches of images and their labels from the device-resident dataset, progress, loss history,
+checkpoints, resume, and stopping on a non-finite loss. The contract itself (``Method``,
+``Phase``, ``Batch``) lives in :mod:`tutorial_lib.methods.base`.
 
-    [Phase("critic", critic_opt, critic_loss, repeats=5), Phase("generator", gen_opt, gen_loss)]
+Words, as every message and record uses them:
 
-and one iteration then draws five fresh real batches, one per critic step.
+    update      one optimizer step of one phase, on one batch
+    iteration   one pass over the phases active in this epoch, every repeat included
+                (WGAN-GP: five critic updates on five fresh batches, then one generator update)
+    step        the run's count of iterations since it began, 1, 2, ... (history.logs,
+                callbacks and checkpoints report it); ``iteration`` is the position in the epoch
 
 Losses are accumulated on the device and read once per log interval (no ``.item()`` per
-step), so the GPU never waits for Python. Ready-made callbacks (fixed-noise sample grids,
+iteration), so the GPU never waits for Python. Ready-made callbacks (fixed-noise sample grids,
 metrics per epoch or per step) live in :mod:`tutorial_lib.callbacks`.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import signal
@@ -24,80 +29,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import filelock
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from tutorial_lib import checkpoints, data, runtime
-from tutorial_lib.step import StaticStep, batches_per_iteration, prepare_optimizers, take_step
+from tutorial_lib.methods.base import Method, Phase
+from tutorial_lib.step import StaticStep, batches_per_iteration, prepare_optimizers
 
 Tensor = torch.Tensor
-LossFn = Callable[[Tensor], "tuple[Tensor, dict[str, Tensor]]"]
-
-
-@dataclass
-class Phase:
-    """One update rule: ``optimizer`` takes a step on ``loss_fn(x_real) -> (loss, logs)``.
-
-    repeats     steps per iteration, each on a fresh real batch (WGAN-GP's critic: 5)
-    start_epoch, stop_epoch   the epochs [start, stop) in which the phase runs (schedules)
-    after_step  called after each step (WGAN's weight clipping)
-    lr_factor   learning rate = initial rate × lr_factor(progress), progress in [0, 1] over the
-                requested epochs (e.g. linear decay to 0); None keeps the rate fixed
-
-    Only the parameters held by ``optimizer`` receive gradients from ``loss_fn``: a
-    generator's loss never changes the discriminator, AEGAN's G1 loss never changes Dec.
-    """
-    name: str
-    optimizer: torch.optim.Optimizer
-    loss_fn: LossFn
-    repeats: int = 1
-    start_epoch: int = 0
-    stop_epoch: int | None = None
-    after_step: Callable[[], None] | None = None
-    lr_factor: Callable[[float], float] | None = None
-
-    def active(self, epoch: int) -> bool:
-        return epoch >= self.start_epoch and (self.stop_epoch is None or epoch < self.stop_epoch)
-
-    @property
-    def params(self) -> list[Tensor]:
-        return [p for group in self.optimizer.param_groups for p in group["params"]]
-
-
-class Method(nn.Module):
-    """Base class of the generative models: declares phases, samples, describes its config."""
-    name = "method"
-    noise_dim: int
-    """Size of the noise z that :meth:`sample` decodes."""
-
-    def phases(self) -> list[Phase]:
-        raise NotImplementedError
-
-    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
-        """``n`` images in [-1, 1] (from ``z`` when given)."""
-        raise NotImplementedError
-
-    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Noise z ~ N(0, I) on the method's device, shape (n, noise_dim)."""
-        device = next(self.parameters()).device
-        return torch.randn(n, self.noise_dim, generator=generator, device=device)
-
-    def config(self) -> dict:
-        """The settings that define this model (its config dataclass as a dict)."""
-        return dataclasses.asdict(self.cfg)
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """Built on first use, after the model has been moved to its device."""
-        if not hasattr(self, "_optimizers"):
-            self._optimizers = self.make_optimizers()
-        return self._optimizers
-
-    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -142,7 +83,7 @@ class FitState:
     """Passed to callbacks: the method, where the run is, and what it has recorded."""
     method: Method
     epoch: int
-    step: int
+    step: int                          # iterations since the run began (1 after the first)
     history: History
     device: torch.device
 
@@ -197,11 +138,13 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
         progress: bool = True, graph: bool = False) -> History:
     """Train ``method`` on ``train`` for ``epochs`` passes; returns the :class:`History`.
 
-    The dataset is moved to the method's device once, as uint8. Each epoch visits a seeded
-    permutation of it; the last ragged batch is dropped. With ``checkpoint_dir="auto"`` the
-    run lives in ``<runs>/checkpoints/<method>-<hash>/``: it is checkpointed at every epoch end
-    and every ``checkpoint_seconds`` (atomically), on interrupt (Ctrl-C / the notebook's stop
-    button), and a later call with the same settings resumes from there.
+    The dataset (images as uint8, and labels) is moved to the method's device once. Each epoch
+    visits a seeded permutation of it, images and labels alike; the last ragged batch is dropped.
+    Every phase's loss receives a :class:`Batch` ``(x, y)``. ``log_every`` counts iterations.
+
+    With ``checkpoint_dir="auto"`` the run lives in ``<runs>/checkpoints/<method>-<hash>/``: it is
+    checkpointed at every epoch end and every ``checkpoint_seconds`` (atomically), on interrupt
+    (Ctrl-C / the notebook's stop button), and a later call with the same settings resumes there.
 
     Resume never hands back a model trained for other settings. The folder's hash covers
     everything that decides the trajectory: the method's config, the data, batch size, seed, and
@@ -214,47 +157,61 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     With ``graph=True`` on a CUDA device it is recorded once as a CUDA graph and replayed (falling
     back to eager execution, with one line, if recording fails); on the CPU it always runs eagerly.
     """
-    runtime.check_positive_int("epochs", epochs)
-    runtime.check_positive_int("batch_size", batch_size)
-    runtime.check_positive_int("log_every", log_every)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("log_every", log_every)):
+        runtime.check_positive_int(name, value)
+    if batch_size > len(train):
+        raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(train)} examples)")
     device = next(method.parameters()).device
-    images = train.x.to(device)
-    if batch_size > len(images):
-        raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(images)} examples)")
+    train = train.to(device)
     phases = method.phases()
-    n_batches = data.batches_per_epoch(len(images), batch_size)
-    run_config = {"method": method.config(), "dataset": train.name, "n_train": len(images),
+    run_config = {"method": method.config(), "dataset": train.name, "n_train": len(train),
                   "batch_size": batch_size, "seed": seed}
     if any(p.lr_factor is not None for p in phases):
         run_config["epochs"] = epochs      # a schedule over the run: its length is part of the trajectory
-
     graph = graph and device.type == "cuda"
     if graph:
         prepare_optimizers(phases, device)     # before any optimizer state exists or is loaded
     with _RunFolder(method.name, run_config, checkpoint_dir) as run:
-        history, epoch, it, step = History(), 0, 0, 0
-        saved = run.read(device, epochs) if resume else None
-        if saved is not None:
-            state = checkpoints.restore_training(run.folder, method, saved)
-            history = History(**state["history"])
-            epoch, it, step = state["epoch"], state["iteration"], state["step"]
-            print(f"Resuming {method.name} from {run.folder} at epoch {epoch}"
-                  + (f", iteration {it}" if it else "") + f" (step {step}).")
-            if history.run.get("device_type") not in (None, device.type):
-                print(f"Note: this run was trained on {history.run['device_type']} so far and continues on "
-                      f"{device.type}; the record says both.")
-        else:
-            runtime.seed_everything(seed)
-        history.run = {**history.run, **_run_record(method, run_config, epochs, device, run.folder)}
-        history.run.setdefault("started_at", datetime.now().isoformat(timespec="seconds"))
-        history.run["epochs_trained"] = epoch
-        if epoch >= epochs:
-            print(f"Already trained for {epoch} epochs, as asked: nothing to do.")
+        history, at = _resume_or_start(method, run, epochs, seed, device, resume)
+        if at.epoch >= epochs:
+            print(f"Already trained for {at.epoch} epochs, as asked: nothing to do.")
             return history
-        _train(method, images, phases, history, epoch, it, step, epochs=epochs, batch_size=batch_size,
-               n_batches=n_batches, seed=seed, callbacks=callbacks, log_every=log_every,
-               checkpoint_seconds=checkpoint_seconds, progress=progress, device=device, save=run.save, graph=graph)
+        loop = _Loop(method, train, phases, history, at, batch_size=batch_size, seed=seed, callbacks=callbacks,
+                     log_every=log_every, checkpoint_seconds=checkpoint_seconds, save=run.save, graph=graph)
+        loop.run(epochs, progress)
     return history
+
+
+@dataclass
+class _Position:
+    """Where a run stands: ``epoch`` epochs done, ``iteration`` iterations into the next, ``step``
+    iterations since the run began."""
+    epoch: int = 0
+    iteration: int = 0
+    step: int = 0
+
+
+def _resume_or_start(method: Method, run: "_RunFolder", epochs: int, seed: int, device: torch.device,
+                     resume: bool) -> tuple[History, _Position]:
+    """The saved run's history and position, its weights and optimizer states restored into
+    ``method``; or, with nothing to resume, a fresh history at the start, seeded."""
+    saved = run.read(device, epochs) if resume else None
+    if saved is None:
+        runtime.seed_everything(seed)
+        history, at = History(), _Position()
+    else:
+        state = checkpoints.restore_training(run.folder, method, saved)
+        history = History(**state["history"])
+        at = _Position(state["epoch"], state["iteration"], state["step"])
+        print(f"Resuming {method.name} from {run.folder} at epoch {at.epoch}"
+              + (f", iteration {at.iteration}" if at.iteration else "") + f" (step {at.step}).")
+        if history.run.get("device_type") not in (None, device.type):
+            print(f"Note: this run was trained on {history.run['device_type']} so far and continues on "
+                  f"{device.type}; the record says both.")
+    history.run = {**history.run, **_run_record(method, run.config, epochs, device, run.folder)}
+    history.run.setdefault("started_at", datetime.now().isoformat(timespec="seconds"))
+    history.run["epochs_trained"] = at.epoch
+    return history, at
 
 
 def _run_record(method: Method, run_config: dict, epochs: int, device: torch.device, folder: Path | None) -> dict:
@@ -323,11 +280,11 @@ class _RunFolder:
               f"its model after {epochs} was not kept. Training a separate {epochs}-epoch run in {self.folder}.")
         return self.read(device, epochs)
 
-    def save(self, method: Method, history: History, epoch: int, it: int, step: int) -> None:
+    def save(self, method: Method, history: History, at: _Position) -> None:
         if self.folder is not None:
-            history.run["epochs_trained"] = epoch
+            history.run["epochs_trained"] = at.epoch
             history.run["finished_at"] = datetime.now().isoformat(timespec="seconds")
-            checkpoints.save_training(self.folder, method, history.state(), epoch, it, step)
+            checkpoints.save_training(self.folder, method, history.state(), at.epoch, at.iteration, at.step)
 
 
 def json_safe(config: dict) -> dict:
@@ -340,88 +297,127 @@ def _diff(saved: dict, now: dict) -> str:
     return "; ".join(f"{k}: saved {saved.get(k)!r}, now {now.get(k)!r}" for k in keys if saved.get(k) != now.get(k))
 
 
-def _train(method: Method, images: Tensor, phases: list[Phase], history: History, epoch: int, it: int,
-           step: int, *, epochs: int, batch_size: int, n_batches: int, seed: int, callbacks, log_every: int,
-           checkpoint_seconds: float, progress: bool, device: torch.device, save, graph: bool = False) -> None:
-    """The loop of :func:`fit`, from (epoch, iteration, step) to ``epochs``; ``save`` checkpoints."""
-    meter = _LossMeter(phases, step, device)
-    n_iter = 0
-    steps: dict[tuple[str, ...], StaticStep] = {}     # one static step (one graph) per set of active phases
+class _Loop:
+    """The loop of :func:`fit`, from a position ``at`` to the last epoch: epochs of iterations,
+    the loss record, callbacks, checkpoints (``save``), and what an interrupt leaves behind."""
 
-    def record() -> None:
+    def __init__(self, method: Method, train: data.Split, phases: list[Phase], history: History, at: _Position,
+                 *, batch_size: int, seed: int, callbacks, log_every: int, checkpoint_seconds: float, save,
+                 graph: bool):
+        self.method, self.train, self.phases, self.history, self.at = method, train, phases, history, at
+        self.batch_size, self.seed, self.callbacks, self.log_every = batch_size, seed, callbacks, log_every
+        self.checkpoint_seconds, self.save, self.graph = checkpoint_seconds, save, graph
+        self.device = train.x.device
+        self.meter = _LossMeter(phases, at.step, self.device)
+        self.static_steps: dict[tuple[str, ...], StaticStep] = {}   # one per set of active phases (one graph each)
+        self.n_iter = 0                        # iterations in the current epoch
+        self.between_iterations = True         # where a checkpoint may be taken
+        self.last_save = time.monotonic()
+
+    def run(self, epochs: int, progress: bool) -> None:
+        self.method.train()
+        self.bar = tqdm(total=epochs, initial=self.at.epoch, desc=self.method.name, unit="epoch",
+                        disable=not progress, dynamic_ncols=True)
+        try:
+            with _StopButton() as stop:
+                while self.at.epoch < epochs:
+                    self.epoch(epochs, stop)
+                    self.bar.update(1)
+        except KeyboardInterrupt:
+            self.interrupted()
+            raise
+        finally:
+            self.bar.close()
+        self.history.run["finished_at"] = datetime.now().isoformat(timespec="seconds")
+
+    def epoch(self, epochs: int, stop: "_StopButton") -> None:
+        """The epoch's remaining iterations (checkpointing every ``checkpoint_seconds``), then its end."""
+        active, per_iter, run_iteration = self.start_epoch()
+        t0 = time.perf_counter()
+        while self.at.iteration < self.n_iter:
+            self.iteration(run_iteration, active, epochs)
+            if stop.pressed:
+                raise KeyboardInterrupt
+            if time.monotonic() - self.last_save >= self.checkpoint_seconds:
+                self.checkpoint()
+        self.end_epoch(per_iter, t0)
+
+    def start_epoch(self) -> tuple[list[Phase], int, StaticStep]:
+        """The phases active in this epoch, the batches one iteration of them draws, and their
+        static step, loaded with the epoch's permutation at the current iteration."""
+        at = self.at
+        active = [p for p in self.phases if p.active(at.epoch)]
+        if not active:
+            raise ValueError(f"no phase of {self.method.name} is active in epoch {at.epoch}")
+        per_iter = batches_per_iteration(active)
+        self.n_iter = data.batches_per_epoch(len(self.train), self.batch_size) // per_iter
+        if self.n_iter == 0:
+            raise ValueError(f"an iteration needs {per_iter} batches of {self.batch_size}, "
+                             f"more than the {len(self.train)} training images")
+        key = tuple(p.name for p in active)
+        if key not in self.static_steps:
+            self.static_steps[key] = StaticStep(active, self.train, self.batch_size, graph=self.graph)
+        perm = data.epoch_permutation(len(self.train), seed=self.seed, epoch=at.epoch, device=self.device)
+        self.static_steps[key].start_epoch(perm, at.iteration)
+        return active, per_iter, self.static_steps[key]
+
+    def end_epoch(self, per_iter: int, t0: float) -> None:
+        """The epoch's last losses and summary row, ``on_epoch_end``, and a checkpoint."""
+        at, history = self.at, self.history
+        self.record()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        history.epochs.append({"epoch": at.epoch + 1, "seconds": time.perf_counter() - t0,
+                               "images": self.n_iter * per_iter * self.batch_size})
+        at.epoch, at.iteration = at.epoch + 1, 0
+        history.run["epochs_trained"] = at.epoch
+        history.run["train_seconds"] = sum(r.get("seconds", 0.0) for r in history.epochs)
+        for cb in self.callbacks:
+            cb.on_epoch_end(FitState(self.method, at.epoch, at.step, history, self.device))
+        self.checkpoint()
+
+    def iteration(self, run_iteration: StaticStep, active: list[Phase], epochs: int) -> None:
+        """One iteration: schedules, every active phase's updates, ``on_step_end``, the log."""
+        at = self.at
+        self.between_iterations = False
+        self.meter.step += 1                   # steps count from 1: the iteration now running
+        for phase in active:
+            if phase.lr_factor is not None:
+                scale_lr(phase.optimizer, phase.lr_factor((at.epoch + at.iteration / self.n_iter) / epochs))
+        for name, loss, logs in run_iteration():
+            self.meter.add(name, loss, logs)
+        at.iteration, at.step, self.between_iterations = at.iteration + 1, at.step + 1, True
+        for cb in self.callbacks:
+            cb.on_step_end(FitState(self.method, at.epoch, at.step, self.history, self.device))
+        if at.step % self.log_every == 0:
+            self.record()
+
+    def record(self) -> None:
         """Read the losses (one host sync), append their means to the history, show them."""
-        if meter.sums:
-            means = meter.read(method.name, epoch)
-            history.logs.append({"epoch": epoch + it / max(n_iter, 1), "step": step, **means})
-            bar.set_postfix({k.replace("/", " "): f"{v:.3g}" for k, v in means.items() if k.endswith("/loss")},
-                            refresh=False)
+        if self.meter.sums:
+            means = self.meter.read(self.method.name, self.at.epoch)
+            self.history.logs.append({"epoch": self.at.epoch + self.at.iteration / max(self.n_iter, 1),
+                                      "step": self.at.step, **means})
+            self.bar.set_postfix({k.replace("/", " "): f"{v:.3g}" for k, v in means.items() if k.endswith("/loss")},
+                                 refresh=False)
 
-    method.train()
-    bar = tqdm(total=epochs, initial=epoch, desc=method.name, unit="epoch", disable=not progress,
-               dynamic_ncols=True)
-    last_save, boundary = time.monotonic(), True
-    try:
-        with _StopButton() as stop:
-            while epoch < epochs:
-                active = [p for p in phases if p.active(epoch)]
-                if not active:
-                    raise ValueError(f"no phase of {method.name} is active in epoch {epoch}")
-                per_iter = batches_per_iteration(active)
-                n_iter = n_batches // per_iter
-                if n_iter == 0:
-                    raise ValueError(f"an iteration needs {per_iter} batches of {batch_size}, "
-                                     f"more than the {len(images)} training images")
-                key = tuple(p.name for p in active)
-                if key not in steps:
-                    steps[key] = StaticStep(active, images, batch_size, graph=graph)
-                iteration = steps[key]
-                iteration.start_epoch(data.epoch_permutation(len(images), seed=seed, epoch=epoch, device=device), it)
-                t0 = time.perf_counter()
-                while it < n_iter:
-                    boundary = False
-                    meter.step += 1                  # steps count from 1: the iteration now running
-                    for phase in active:
-                        if phase.lr_factor is not None:
-                            scale_lr(phase.optimizer, phase.lr_factor((epoch + it / n_iter) / epochs))
-                    for name, loss, logs in iteration():
-                        meter.add(name, loss, logs)
-                    it, step, boundary = it + 1, step + 1, True
-                    for cb in callbacks:
-                        cb.on_step_end(FitState(method, epoch, step, history, device))
-                    if step % log_every == 0:
-                        record()
-                    if stop.pressed:
-                        raise KeyboardInterrupt
-                    if time.monotonic() - last_save >= checkpoint_seconds:
-                        record()
-                        save(method, history, epoch, it, step)
-                        last_save = time.monotonic()
-                record()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                history.epochs.append({"epoch": epoch + 1, "seconds": time.perf_counter() - t0,
-                                       "images": n_iter * per_iter * batch_size})
-                epoch, it = epoch + 1, 0
-                history.run["epochs_trained"] = epoch
-                history.run["train_seconds"] = sum(r.get("seconds", 0.0) for r in history.epochs)
-                for cb in callbacks:
-                    cb.on_epoch_end(FitState(method, epoch, step, history, device))
-                save(method, history, epoch, it, step)
-                last_save = time.monotonic()
-                bar.update(1)
-    except KeyboardInterrupt:
-        folder = history.run.get("run_dir")
-        if boundary and folder is not None:
-            record()
-            save(method, history, epoch, it, step)
-            print(f"\nInterrupted at epoch {epoch}, step {step}: checkpoint saved in {folder}. "
+    def checkpoint(self) -> None:
+        self.record()
+        self.save(self.method, self.history, self.at)
+        self.last_save = time.monotonic()
+
+    def interrupted(self) -> None:
+        """Ctrl-C or the stop button: between iterations, save and say how to resume; inside one
+        (a second Ctrl-C), keep the last checkpoint."""
+        folder = self.history.run.get("run_dir")
+        if folder is None:
+            return
+        if self.between_iterations:
+            self.checkpoint()
+            print(f"\nInterrupted at epoch {self.at.epoch}, step {self.at.step}: checkpoint saved in {folder}. "
                   f"Run the same cell again to resume.")
-        elif folder is not None:
-            print(f"\nInterrupted mid-step: the last checkpoint in {folder} is kept. Run the cell again to resume.")
-        raise
-    finally:
-        bar.close()
-    history.run["finished_at"] = datetime.now().isoformat(timespec="seconds")
+        else:
+            print(f"\nInterrupted mid-iteration: the last checkpoint in {folder} is kept. Run the cell again to resume.")
 
 
 class _StopButton:
@@ -461,7 +457,3 @@ def scale_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
         else:
             group["lr"] = group["initial_lr"] * factor
 
-
-def linear_decay(progress: float) -> float:
-    """Learning-rate factor falling linearly from 1 at the start to 0 at the end of training."""
-    return max(0.0, 1.0 - progress)

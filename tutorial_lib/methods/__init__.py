@@ -1,9 +1,32 @@
-"""The generative models of the series, each a :class:`tutorial_lib.trainer.Method`.
+"""The generative models of the series, each a :class:`tutorial_lib.methods.base.Method`.
+
+The contract every model keeps, and all that ``trainer.fit`` knows of it, is in ``base.py``:
+``Method`` (phases, ``sample(n, z=None, y=None)``, config), ``Phase`` (one update rule) and
+``Batch`` (images x and labels y, as each loss receives them).
+
+Names. A *method* has one name, used as its ``REGISTRY`` key, its class's ``name`` and the prefix
+of its run folders (``<runs>/checkpoints/<name>-<hash>``):
 
     vae    VAE, VAEConfig            (vae.py)
     gan    GAN, GANConfig            (gan.py; DCGAN nets, three generator losses)
     wgan   WGAN, WGANConfig          (gan.py; weight clipping or gradient penalty)
     aegan  AEGAN, AEGANConfig        (aegan.py; plus the ExPostGMM baseline)
+
+A *series model* is a method at the settings its notebook trains and exports; its name is used
+for the exported file (``<runs>/models/<name>.pt``, what ``load_series_model`` reads), the sample
+grid (``<name>_samples.png``), the results table and the benchmark (:data:`SERIES`):
+
+    vae      method vae                       04_vae
+    gan      method gan (the DCGAN)           05_gan
+    wgan_gp  method wgan, constraint="gp"     06_wgan_gp   (06's clipped critic is not exported)
+    aegan    method aegan                     07_aegan
+
+How to add a model: write one new file here, ``methods/<name>.py``, with a config dataclass and a
+``Method`` subclass whose ``name`` is its registry key; it declares its ``phases()`` (each loss a
+function of a ``Batch``: ``batch.x`` for the images, ``batch.y`` for the labels of a conditional
+model) and ``sample``. Add one ``REGISTRY`` entry below, and the notebook that trains it (plus its
+:data:`SERIES` entry if the notebook exports it for 08 and 09). ``fit``, checkpoints, resume,
+callbacks and exports then work unchanged.
 """
 from __future__ import annotations
 
@@ -13,12 +36,15 @@ import torch
 
 from tutorial_lib import checkpoints
 from tutorial_lib.methods.aegan import AEGAN, AEGANConfig, ExPostGMM
+from tutorial_lib.methods.base import Batch, Method, Phase
 from tutorial_lib.methods.gan import GAN, GANConfig, WGAN, WGANConfig
 from tutorial_lib.methods.vae import VAE, VAEConfig, test_nelbo
-from tutorial_lib.trainer import Method
 
 REGISTRY = {"vae": (VAE, VAEConfig), "gan": (GAN, GANConfig), "wgan": (WGAN, WGANConfig),
             "aegan": (AEGAN, AEGANConfig)}
+SERIES = {"vae": ("vae", {}, "04_vae"), "gan": ("gan", {}, "05_gan"),
+          "wgan_gp": ("wgan", {"constraint": "gp"}, "06_wgan_gp"), "aegan": ("aegan", {}, "07_aegan")}
+"""The series' own models: name -> (method, settings that differ from the method's defaults, notebook)."""
 
 
 def build(name: str, **config) -> Method:
@@ -65,4 +91,5 @@ def load_series_model(name: str, device: torch.device | str = "cpu") -> Method |
 
 
 __all__ = ["VAE", "VAEConfig", "GAN", "GANConfig", "WGAN", "WGANConfig", "AEGAN", "AEGANConfig",
-           "ExPostGMM", "test_nelbo", "build", "load_model", "load_series_model", "REGISTRY"]
+           "ExPostGMM", "test_nelbo", "build", "load_model", "load_series_model", "REGISTRY", "SERIES",
+           "Batch", "Method", "Phase"]

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tutorial_lib import losses, nets, runtime, trainer
-from tutorial_lib.trainer import Method, Phase
+from tutorial_lib import losses, nets, runtime
+from tutorial_lib.methods.base import Batch, Method, Phase, linear_decay
 
 Tensor = torch.Tensor
 ARCHS = ("dcgan", "mlp")
@@ -94,19 +94,23 @@ class GAN(Method):
         return [Phase("discriminator", opt["discriminator"], self.discriminator_loss),
                 Phase("generator", opt["generator"], self.generator_loss)]
 
-    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
+    def sample(self, n: int, z: Tensor | None = None, y: Tensor | None = None) -> Tensor:
+        """G(z), z ~ N(0, I). Unconditional: no ``y``."""
+        self.check_no_labels(y)
         return self.generator(self.noise(n) if z is None else z)
 
-    def discriminator_loss(self, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def discriminator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """(1) update D: −E log D(x) − E log(1 − D(G(z)))."""
+        x_real = batch.x
         x_fake = self.sample(len(x_real)).detach()
         real_logits, fake_logits = self.discriminator(x_real), self.discriminator(x_fake)
         loss = losses.discriminator_loss(real_logits, fake_logits)
         return loss, {"D(x)": torch.sigmoid(real_logits).mean().detach(),
                       "D(G(z))": torch.sigmoid(fake_logits).mean().detach()}
 
-    def generator_loss(self, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def generator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """(2) update G with the configured generator loss."""
+        x_real = batch.x
         x_fake = self.sample(len(x_real))
         kind = self.cfg.generator_loss
         if kind == "feature_matching":
@@ -189,12 +193,14 @@ class WGAN(Method):
     def phases(self) -> list[Phase]:
         opt = self.optimizers()
         clip = self.clip_critic if self.cfg.constraint == "clip" else None
-        decay = trainer.linear_decay if self.cfg.lr_decay else None
+        decay = linear_decay if self.cfg.lr_decay else None
         return [Phase("critic", opt["critic"], self.critic_loss, repeats=self.cfg.critic_steps, after_step=clip,
                       lr_factor=decay),
                 Phase("generator", opt["generator"], self.generator_loss, lr_factor=decay)]
 
-    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
+    def sample(self, n: int, z: Tensor | None = None, y: Tensor | None = None) -> Tensor:
+        """G(z), z ~ N(0, I). Unconditional: no ``y``."""
+        self.check_no_labels(y)
         return self.generator(self.noise(n) if z is None else z)
 
     @torch.no_grad()
@@ -203,8 +209,9 @@ class WGAN(Method):
         for p in self.critic.parameters():
             p.clamp_(-self.cfg.clip_value, self.cfg.clip_value)
 
-    def critic_loss(self, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """(1) update f: E f(G(z)) − E f(x)  [+ λ E(‖∇f(x̂)‖ − 1)²]."""
+        x_real = batch.x
         x_fake = self.sample(len(x_real)).detach()
         loss = losses.critic_loss(self.critic(x_real), self.critic(x_fake))
         logs = {"wasserstein": -loss.detach()}   # the critic's estimate of W1 (before the penalty)
@@ -214,9 +221,9 @@ class WGAN(Method):
             logs["gp"] = gp.detach()
         return loss, logs
 
-    def generator_loss(self, x_real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def generator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """(2) update G: −E f(G(z))."""
-        return losses.wasserstein_generator_loss(self.critic(self.sample(len(x_real)))), {}
+        return losses.wasserstein_generator_loss(self.critic(self.sample(len(batch.x)))), {}
 
     def critic_gradient_norms(self, x_real: Tensor) -> Tensor:
         """‖∇_x̂ f(x̂)‖ at interpolates of x_real and fresh fakes, (B,) (the GP's target is 1)."""

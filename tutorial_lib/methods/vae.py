@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from tutorial_lib import data, losses, nets, runtime
-from tutorial_lib.trainer import Method, Phase
+from tutorial_lib.methods.base import Batch, Method, Phase
 
 Tensor = torch.Tensor
 LIKELIHOODS = ("bernoulli", "gaussian", "mse")
@@ -93,8 +93,8 @@ class VAE(Method):
             recon = losses.gaussian_nll(torch.sigmoid(logits), target, self.cfg.sigma)
         return recon, losses.kl_normal_standard(mu, logvar)
 
-    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        recon, kl = self.terms(x)
+    def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        recon, kl = self.terms(batch.x)
         loss = losses.vae_loss(recon, kl, self.cfg.kl_weight)
         return loss, {"recon": recon.mean().detach(), "kl": kl.mean().detach()}
 
@@ -107,8 +107,9 @@ class VAE(Method):
         """Decode the posterior mean: x -> μ(x) -> decoder mean, in [-1, 1]."""
         return self.decode_mean(self.encode(x)[0])
 
-    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
-        """Decode z ~ N(0, I): the decoder's mean image (not a Bernoulli draw)."""
+    def sample(self, n: int, z: Tensor | None = None, y: Tensor | None = None) -> Tensor:
+        """Decode z ~ N(0, I): the decoder's mean image (not a Bernoulli draw). Unconditional: no ``y``."""
+        self.check_no_labels(y)
         z = self.noise(n) if z is None else z
         return self.decode_mean(z)
 
