@@ -12,6 +12,7 @@ to the same autoencoder's codes. Writes one JSON file (per-epoch rows, final rep
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import time
 from pathlib import Path
@@ -33,6 +34,8 @@ def report_dict(report: metrics.Report) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--remedy", choices=list(REMEDIES), required=True)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="further config changes, e.g. image_weight=0 (values read as Python literals)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--eval-n", type=int, default=10_000)
@@ -47,7 +50,8 @@ def main(argv=None) -> None:
     train = data.load(args.dataset, "train", root=args.data_root, limit=args.train_limit or None)
     test = data.load(args.dataset, "test", root=args.data_root)
     judge = evaluator.load_evaluator("mnist", dev)
-    config = methods.AEGANConfig(**{**NOTEBOOK_DEFAULTS, **REMEDIES[args.remedy]})
+    extra = {k: ast.literal_eval(v) for k, v in (item.split("=", 1) for item in args.set)}
+    config = methods.AEGANConfig(**{**NOTEBOOK_DEFAULTS, **REMEDIES[args.remedy], **extra})
     x_probe = test.floats(1000).to(dev)
     torch.manual_seed(args.seed)
     model = methods.AEGAN(config).to(dev)
@@ -57,7 +61,7 @@ def main(argv=None) -> None:
                           callbacks=[callbacks.EpochMetric(quality),
                                      callbacks.EpochMetric(lambda m: m.code_diagnostics(x_probe))],
                           progress=False)
-    out = {"remedy": args.remedy, "config": config.__dict__, "seed": args.seed, "run": history.run,
+    out = {"remedy": args.remedy, "set": extra, "config": config.__dict__, "seed": args.seed, "run": history.run,
            "epochs": history.epochs, "wall_seconds": time.time() - t0}
     for row in history.epochs:
         print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)

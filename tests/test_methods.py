@@ -59,6 +59,8 @@ SMALL = {"vae": {"latent_dim": 4, "width": 8},
                                        "image_discriminator"}),
     ("aegan", {"latent_critic": "wgan-gp"}, {"encoder", "decoder", "latent_generator", "latent_discriminator",
                                              "image_discriminator"}),
+    ("aegan", {"code_norm": "batch", "g1_output_norm": True}, {"encoder", "decoder", "latent_generator",
+                                                             "latent_discriminator", "image_discriminator"}),
     ("aegan", {"d1_spectral_norm": True}, {"encoder", "decoder", "latent_generator", "latent_discriminator",
                                            "image_discriminator"}),
 ])
@@ -151,6 +153,11 @@ def test_aegan_batch_normalised_code_has_a_fixed_scale_whatever_the_encoder_does
     assert torch.allclose(h.mean(dim=0), torch.zeros(4), atol=1e-4)
     assert torch.allclose(h.std(dim=0, unbiased=False), torch.ones(4), atol=1e-3)
     assert not any(isinstance(m, torch.nn.BatchNorm1d) and m.affine for m in model.modules())
+    both = methods.build("aegan", **SMALL["aegan"], code_norm="batch", g1_output_norm=True)
+    with torch.no_grad():
+        both.latent_generator[0].net[-1].weight.mul_(1000.0)
+        h_fake = both.latent_generator(both.noise(64))
+    assert torch.allclose(h_fake.std(dim=0, unbiased=False), torch.ones(4), atol=1e-3)
 
 
 def test_aegan_latent_critic_loss_by_hand():

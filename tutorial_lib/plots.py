@@ -102,3 +102,24 @@ def points_2d(points: torch.Tensor, ax=None, modes: torch.Tensor | None = None, 
     if title:
         ax.set_title(title)
     return ax
+
+
+def per_epoch(runs: dict[str, Sequence[dict]], keys: Sequence[str], *, logy: Sequence[str] = (),
+              lines: dict[str, float] | None = None, titles: dict[str, str] | None = None, width: float = 4.2):
+    """One panel per key, one line per run: the value after each epoch (rows as in ``History.epochs``,
+    e.g. filled by :class:`tutorial_lib.callbacks.EpochMetric`). ``lines`` draws a dashed
+    horizontal reference per key (a threshold, a baseline); keys in ``logy`` get a log scale."""
+    lines, titles = lines or {}, titles or {}
+    fig, axes = plt.subplots(1, len(keys), figsize=(width * len(keys), 3.3), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for name, rows in runs.items():
+            points = [(r["epoch"], r[key]) for r in rows if key in r]
+            if points:
+                ax.plot(*zip(*points), marker="o", ms=3, label=name)
+        if key in lines:
+            ax.axhline(lines[key], color="k", ls="--", lw=1)
+        ax.set(xlabel="epoch", title=titles.get(key, key), yscale="log" if key in logy else "linear")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -19,7 +19,7 @@ grid (``<name>_samples.png``), the results table and the benchmark (:data:`SERIE
     vae      method vae                       04_vae
     gan      method gan (the DCGAN)           05_gan
     wgan_gp  method wgan, constraint="gp"     06_wgan_gp   (06's clipped critic is not exported)
-    aegan    method aegan                     07_aegan
+    aegan    method aegan, the remedy SERIES_REMEDY (batch-normalised code and G1)   07_aegan
 
 How to add a model: write one new file here, ``methods/<name>.py``, with a config dataclass and a
 ``Method`` subclass whose ``name`` is its registry key; it declares its ``phases()`` (each loss a
@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from tutorial_lib import checkpoints
-from tutorial_lib.methods.aegan import AEGAN, AEGANConfig, ExPostGMM
+from tutorial_lib.methods.aegan import AEGAN, REMEDIES, SERIES_REMEDY, AEGANConfig, ExPostGMM
 from tutorial_lib.methods.base import Batch, Method, Phase
 from tutorial_lib.methods.gan import GAN, GANConfig, WGAN, WGANConfig
 from tutorial_lib.methods.vae import VAE, VAEConfig, test_nelbo
@@ -43,7 +43,7 @@ from tutorial_lib.methods.vae import VAE, VAEConfig, test_nelbo
 REGISTRY = {"vae": (VAE, VAEConfig), "gan": (GAN, GANConfig), "wgan": (WGAN, WGANConfig),
             "aegan": (AEGAN, AEGANConfig)}
 SERIES = {"vae": ("vae", {}, "04_vae"), "gan": ("gan", {}, "05_gan"),
-          "wgan_gp": ("wgan", {"constraint": "gp"}, "06_wgan_gp"), "aegan": ("aegan", {}, "07_aegan")}
+          "wgan_gp": ("wgan", {"constraint": "gp"}, "06_wgan_gp"), "aegan": ("aegan", REMEDIES[SERIES_REMEDY], "07_aegan")}
 """The series' own models: name -> (method, settings that differ from the method's defaults, notebook)."""
 
 

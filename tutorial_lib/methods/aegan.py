@@ -15,12 +15,13 @@ written), ``"data"`` takes x' = x. ``image_weight`` is λ; 0 drops D2 (a plain l
 Schedules: ``"joint"`` trains every network from the first epoch; ``"sequential"`` trains the
 autoencoder alone for ``ae_epochs``, then freezes it and trains the latent GAN.
 
-Remedies for the latent GAN's early collapse (notebook 07 measures each; the source's AEGAN is
-``code_norm="none", latent_critic="gan", d1_spectral_norm=False``):
+Remedies for the latent GAN's early collapse (notebook 07 measures each; :data:`REMEDIES`). The
+config's defaults are the source's AEGAN as written; notebook 07 trains :data:`SERIES_REMEDY`:
 
     code_norm="batch"        h = BN(Enc(x)): each code coordinate standardised over the batch
                              (no learned scale or shift), so the target of G1 has a fixed scale
                              and centre while the autoencoder trains; still no KL term
+    g1_output_norm=True      h̃ = BN(G1(z)) likewise, so G1 need not learn the scale either
     latent_critic="wgan-gp"  D1 becomes a critic f with a gradient penalty:
                              L_D1 = E f(h̃) − E f(h) + 10·E(‖∇f(ĥ)‖ − 1)²,  L_G1 = −E f(h̃) − λ E log D2(x̃)
     d1_spectral_norm=True    spectral normalisation of D1's layers (Miyato et al. 2018)
@@ -34,19 +35,23 @@ import torch
 from torch import nn
 
 from tutorial_lib import data, losses, nets, runtime
-from tutorial_lib.trainer import Method, Phase
+from tutorial_lib.methods.base import Batch, Method, Phase
 
 Tensor = torch.Tensor
 D2_REAL = ("reconstruction", "data")
 SCHEDULES = ("joint", "sequential")
 CODE_NORMS = ("none", "batch")
 LATENT_CRITICS = ("gan", "wgan-gp")
-REMEDIES = {                                    # candidate fixes for the early collapse, as config changes
-    "source": {},
-    "batch-normalised code": {"code_norm": "batch"},
-    "latent WGAN-GP critic": {"latent_critic": "wgan-gp"},
-    "spectral norm in D1": {"d1_spectral_norm": True},
+_SOURCE = {"code_norm": "none", "g1_output_norm": False, "latent_critic": "gan", "d1_spectral_norm": False}
+REMEDIES = {                        # candidate fixes for the early collapse, each a full set of these four options
+    "source": _SOURCE,
+    "batch-normalised code": {**_SOURCE, "code_norm": "batch"},
+    "batch-normalised code and G1": {**_SOURCE, "code_norm": "batch", "g1_output_norm": True},
+    "latent WGAN-GP critic": {**_SOURCE, "latent_critic": "wgan-gp"},
+    "spectral norm in D1": {**_SOURCE, "d1_spectral_norm": True},
 }
+SERIES_REMEDY = "batch-normalised code and G1"
+"""The remedy notebook 07 trains by default (its measurements: docs/aegan_stability.md)."""
 
 
 @dataclass
@@ -81,6 +86,8 @@ class AEGANConfig:
     """'wgan-gp' only: weight of D1's gradient penalty."""
     d1_spectral_norm: bool = False
     """Spectral normalisation of D1's linear layers."""
+    g1_output_norm: bool = False
+    """G1's output standardised per coordinate over the batch (no learned scale or shift)."""
 
     def __post_init__(self):
         for name in ("latent_dim", "noise_dim", "width", "d_width", "latent_hidden"):
@@ -95,6 +102,7 @@ class AEGANConfig:
         runtime.check_choice("latent_critic", self.latent_critic, LATENT_CRITICS)
         runtime.check_non_negative("latent_gp_weight", self.latent_gp_weight)
         runtime.check_choice("d1_spectral_norm", self.d1_spectral_norm, (False, True))
+        runtime.check_choice("g1_output_norm", self.g1_output_norm, (False, True))
 
 
 class AEGAN(Method):
@@ -109,6 +117,9 @@ class AEGAN(Method):
             self.encoder = nn.Sequential(self.encoder, nn.BatchNorm1d(cfg.latent_dim, affine=False))
         self.decoder = nets.ConvDecoder(cfg.latent_dim, cfg.width)                       # Dec (tanh applied below)
         self.latent_generator = nets.MLP(cfg.noise_dim, cfg.latent_dim, cfg.latent_hidden)   # G1
+        if cfg.g1_output_norm:
+            self.latent_generator = nn.Sequential(self.latent_generator,
+                                                  nn.BatchNorm1d(cfg.latent_dim, affine=False))
         self.latent_discriminator = nets.MLP(cfg.latent_dim, 1, cfg.latent_hidden)           # D1
         if cfg.d1_spectral_norm:
             for layer in self.latent_discriminator.net:
@@ -154,15 +165,18 @@ class AEGAN(Method):
     def reconstruct(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
 
-    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
+    def sample(self, n: int, z: Tensor | None = None, y: Tensor | None = None) -> Tensor:
         """x̃ = Dec(G1(z))."""
+        self.check_no_labels(y)
         return self.decode(self.latent_generator(self.noise(n) if z is None else z))
 
     # ------------------------------------------------------------------ the four losses
-    def autoencoder_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def autoencoder_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        x = batch.x
         return losses.reconstruction_mse(x, self.reconstruct(x)), {}
 
-    def latent_discriminator_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def latent_discriminator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        x = batch.x
         h_real = self.encode(x).detach()
         h_fake = self.latent_generator(self.noise(len(x))).detach()
         real_logits, fake_logits = self.latent_discriminator(h_real), self.latent_discriminator(h_fake)
@@ -175,7 +189,8 @@ class AEGAN(Method):
             "D1(h)": torch.sigmoid(real_logits).mean().detach(),
             "D1(G1(z))": torch.sigmoid(fake_logits).mean().detach()}
 
-    def image_discriminator_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def image_discriminator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        x = batch.x
         with torch.no_grad():
             x_prime = self.reconstruct(x) if self.cfg.d2_real == "reconstruction" else x
             x_fake = self.sample(len(x))
@@ -184,7 +199,8 @@ class AEGAN(Method):
             "D2(x')": torch.sigmoid(real_logits).mean().detach(),
             "D2(x~)": torch.sigmoid(fake_logits).mean().detach()}
 
-    def latent_generator_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def latent_generator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        x = batch.x
         h_fake = self.latent_generator(self.noise(len(x)))
         image_logits = self.image_discriminator(self.decode(h_fake)) if self.uses_d2 else None
         loss = losses.aegan_generator_loss(self.latent_discriminator(h_fake), image_logits, self.cfg.image_weight,
