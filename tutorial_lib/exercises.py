@@ -29,6 +29,7 @@ import torch
 from scipy import linalg
 
 from tutorial_lib import features, latent, losses, metrics, theory
+from tutorial_lib.methods import cvaegan
 
 Tensor = torch.Tensor
 
@@ -356,6 +357,41 @@ def _decorrelate_cases():
 add("09.2", "remove one feature axis from another (TL-GAN's projection)", features.decorrelate, _decorrelate_cases,
     "Subtract from u its component along the unit vector v̂ = v/‖v‖, u − (u·v̂) v̂, then normalise the "
     "result to length 1.")
+
+
+# ============================================================================ 10 conditional GANs
+
+def _class_centre_cases():
+    out = []
+    for seed, (b, b_fake, k) in enumerate(((12, 10, 4), (9, 9, 3))):
+        g = _gen(seed)
+        out.append((torch.randn(b, 5, generator=g), torch.randint(0, k, (b,), generator=g),
+                    torch.randn(b_fake, 5, generator=g), torch.randint(0, k, (b_fake,), generator=g), k))
+    # class 2 only among the fakes, class 0 only among the real images: neither counts
+    out.append((torch.tensor([[0.0, 0.0], [2.0, 0.0], [1.0, 1.0]]), torch.tensor([0, 1, 1]),
+                torch.tensor([[1.0, 2.0], [3.0, 1.0]]), torch.tensor([1, 2]), 3))
+    return out
+
+
+add("10.1", "CVAE-GAN's per-class feature-centre matching L_GC", cvaegan.class_centre_matching_loss,
+    _class_centre_cases,
+    "For each class c, average the real features of class c and, separately, the fake features of class c, "
+    "then add up ½‖real centre − fake centre‖² over the classes. A class missing from either batch adds nothing "
+    "(an empty mean is not zero). Average within a class: not one centre for the whole batch, not the sum.")
+
+
+def _blend_cases():
+    out = []
+    for seed in (0, 1):
+        g = _gen(seed)
+        x, x_gen = torch.rand(3, 1, 6, 6, generator=g) * 2 - 1, torch.rand(3, 1, 6, 6, generator=g) * 2 - 1
+        out.append((x, x_gen, (torch.rand(3, 1, 6, 6, generator=g) < 0.3).float()))
+    return out
+
+
+add("10.2", "one inpainting step x ← M ⊙ x′ + (1 − M) ⊙ x", cvaegan.inpaint_blend, _blend_cases,
+    "M is 1 on the missing pixels (the source's convention): those take the generated x′, every other pixel "
+    "keeps the image's own value. The generated image goes where M = 1, not where M = 0.")
 
 
 def keys_for(notebook: str) -> list[str]:

@@ -1,0 +1,231 @@
+"""CVAE-GAN (notebook 10): its losses by hand, labels reaching them, ablations, sampling, inpainting."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tutorial_lib import data, losses, methods, trainer
+from tutorial_lib.methods import cvaegan
+from tutorial_lib.methods.base import Batch
+
+SMALL = {"latent_dim": 4, "width": 4}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return data.load("mnist-sample", limit=640)
+
+
+def snapshot(model):
+    return {name: {k: v.detach().clone() for k, v in sub.state_dict().items()}
+            for name, sub in model.named_children()}
+
+
+def changed(before, model):
+    return {name for name, sub in model.named_children()
+            if any(not torch.equal(before[name][k], p.detach()) for k, p in sub.named_parameters())}
+
+
+def two_steps(model, train, batch_size=16):
+    per_iter = trainer.batches_per_iteration([p for p in model.phases() if p.active(0)])
+    return trainer.fit(model, train.take(2 * per_iter * batch_size), epochs=1, batch_size=batch_size,
+                       checkpoint_dir=None, progress=False)
+
+
+# ---------------------------------------------------------------------------- losses by hand
+
+def test_pairwise_loss_by_hand():
+    x = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
+    x_rec = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    # pixels: example 1: 1 + 4 = 5, example 2: 1 + 1 = 2
+    assert cvaegan.pairwise_loss(x, x_rec).item() == pytest.approx(0.5 * (5 + 2) / 2)
+    f = torch.tensor([[3.0], [0.0]])
+    f_rec = torch.tensor([[1.0], [0.0]])
+    # features add (3 − 1)² = 4 to example 1: ½ · (9 + 2) / 2
+    assert cvaegan.pairwise_loss(x, x_rec, [f], [f_rec]).item() == pytest.approx(0.5 * (9 + 2) / 2)
+    with pytest.raises(ValueError):
+        cvaegan.pairwise_loss(x, x_rec, [f], [])
+
+
+def test_class_centre_matching_by_hand():
+    real = torch.tensor([[0.0, 0.0], [2.0, 0.0], [1.0, 1.0]])
+    real_y = torch.tensor([0, 0, 1])                     # centres: class 0 (1, 0), class 1 (1, 1)
+    fake = torch.tensor([[1.0, 2.0], [3.0, 1.0], [5.0, 5.0]])
+    fake_y = torch.tensor([0, 1, 2])                     # class 2 has no real example: ignored
+    # class 0: ‖(1, 0) − (1, 2)‖² = 4; class 1: ‖(1, 1) − (3, 1)‖² = 4 -> ½ · 8
+    got = cvaegan.class_centre_matching_loss(real, real_y, fake, fake_y, num_classes=3)
+    assert got.item() == pytest.approx(4.0)
+    # one class only: the same as the plain feature-centre matching on that class
+    same = cvaegan.class_centre_matching_loss(real[:2], real_y[:2], fake[:1], fake_y[:1], num_classes=3)
+    assert same.item() == pytest.approx(losses.feature_matching_loss(real[:2], fake[:1]).item())
+
+
+def test_class_centre_matching_reads_the_labels():
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g)
+    y = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    a = cvaegan.class_centre_matching_loss(real, y, fake, y)
+    b = cvaegan.class_centre_matching_loss(real, y.flip(0), fake, y)
+    assert not torch.isclose(a, b)
+
+
+def test_inpaint_blend_by_hand_keeps_known_pixels_exactly():
+    x = torch.tensor([[0.1, 0.2, 0.3]])
+    x_gen = torch.tensor([[9.0, 8.0, float("nan")]])
+    mask = torch.tensor([[1, 0, 0]])                     # the source's M: 1 = missing
+    out = cvaegan.inpaint_blend(x, x_gen, mask)
+    assert out[0, 0].item() == 9.0 and torch.equal(out[:, 1:], x[:, 1:])   # even a NaN guess stays out
+
+
+# ---------------------------------------------------------------------------- labels reach the losses
+
+def test_the_classifier_loss_uses_the_batch_labels():
+    torch.manual_seed(0)
+    model = cvaegan.CVAEGAN(cvaegan.CVAEGANConfig(**SMALL))
+    x, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
+    a, _ = model.classifier_loss(Batch(x, y))
+    b, _ = model.classifier_loss(Batch(x, y.roll(1)))
+    assert a.item() == pytest.approx(F.cross_entropy(model.classifier(x), y).item())
+    assert not torch.isclose(a, b)
+
+
+@pytest.mark.parametrize("variant", ["cvaegan", "cvae", "cgan"])
+def test_the_generator_loss_uses_the_batch_labels(variant):
+    model = cvaegan.CVAEGAN(cvaegan.CVAEGANConfig(variant=variant, **SMALL)).eval()
+    x, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
+    torch.manual_seed(1)
+    a, _ = model.generator_loss(Batch(x, y))
+    torch.manual_seed(1)
+    b, _ = model.generator_loss(Batch(x, y.roll(1)))
+    assert a.item() != b.item()          # same noise, same images: only the labels differ
+
+
+def test_the_generator_loss_is_the_weighted_sum_of_its_terms():
+    cfg = cvaegan.CVAEGANConfig(kl_weight=2.0, pairwise_weight=0.5, centre_weight=3.0, class_centre_weight=7.0, **SMALL)
+    model = cvaegan.CVAEGAN(cfg)
+    x, y = torch.rand(6, 1, 28, 28) * 2 - 1, torch.tensor([0, 1, 1, 2, 2, 2])
+    loss, logs = model.generator_loss(Batch(x, y))
+    expected = 2.0 * logs["kl"] + 0.5 * logs["pairwise"] + 3.0 * logs["centre"] + 7.0 * logs["class_centre"]
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+# ---------------------------------------------------------------------------- ablations
+
+@pytest.mark.parametrize("extra, expected", [
+    ({"variant": "cvaegan"}, {"encoder", "generator", "discriminator", "classifier"}),
+    ({"variant": "cvaegan", "generator_loss": "nonsaturating"}, {"encoder", "generator", "discriminator", "classifier"}),
+    ({"variant": "cvaegan", "pairwise_classifier_features": True}, {"encoder", "generator", "discriminator", "classifier"}),
+    ({"variant": "cvae"}, {"encoder", "generator"}),
+    ({"variant": "cgan"}, {"generator", "discriminator"}),
+    ({"variant": "cgan", "generator_loss": "nonsaturating"}, {"generator", "discriminator"}),
+])
+def test_two_fit_steps_train_exactly_the_networks_of_the_variant(tiny, extra, expected):
+    torch.manual_seed(0)
+    model = methods.build("cvaegan", **SMALL, **extra)
+    assert {name for name, _ in model.named_children()} == expected      # nothing else is even built
+    before = snapshot(model)
+    history = two_steps(model, tiny)
+    assert history.logs[-1]["step"] == 2
+    assert changed(before, model) == expected
+
+
+def test_each_phase_moves_only_its_own_network(tiny):
+    from tutorial_lib import step
+    torch.manual_seed(0)
+    model = methods.build("cvaegan", **SMALL)
+    batch = Batch(tiny.floats(16), tiny.y[:16])
+    owners = {"discriminator": {"discriminator"}, "classifier": {"classifier"}, "generator": {"encoder", "generator"}}
+    for phase in model.phases():
+        before = snapshot(model)
+        step.take_step(phase, batch)
+        assert changed(before, model) == owners[phase.name], phase.name
+
+
+# ---------------------------------------------------------------------------- sampling and inpainting
+
+@pytest.mark.parametrize("variant", ["cvaegan", "cvae", "cgan"])
+def test_sample_respects_the_requested_classes(variant):
+    model = methods.build("cvaegan", variant=variant, **SMALL).eval()
+    y = torch.tensor([3, 3, 7, 0, 9])
+    with torch.no_grad():
+        x = model.sample(5, y=y)
+        z = model.noise(5)
+        assert torch.equal(model.sample(5, z=z, y=y), model.sample(5, z=z, y=y))
+        assert not torch.equal(model.sample(5, z=z, y=y), model.sample(5, z=z, y=(y + 1) % 10))
+        assert model.sample(4).shape == (4, 1, 28, 28)
+    assert x.shape == (5, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
+
+
+def test_sample_refuses_labels_of_the_wrong_shape_type_or_range():
+    model = methods.build("cvaegan", **SMALL)
+    with pytest.raises(ValueError, match=r"shape \(5,\)"):
+        model.sample(5, y=torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        model.sample(2, y=torch.tensor([[1], [2]]))
+    with pytest.raises(ValueError, match="int64"):
+        model.sample(2, y=torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="outside"):
+        model.sample(2, y=torch.tensor([1, 10]))
+
+
+@pytest.mark.parametrize("iterations", [1, 5])
+def test_inpaint_keeps_the_known_pixels_and_changes_the_missing_ones(tiny, iterations):
+    torch.manual_seed(0)
+    model = methods.build("cvaegan", **SMALL).eval()
+    x = tiny.floats(6)
+    mask = torch.zeros(1, 1, 28, 28, dtype=torch.bool)
+    mask[..., 8:20, 8:20] = True                       # M = 1: the missing block
+    masked = torch.where(mask, torch.full_like(x, -1.0), x)
+    out = model.inpaint(masked, mask, iterations=iterations)
+    assert out.shape == x.shape
+    assert torch.equal(out[..., ~mask[0, 0]], masked[..., ~mask[0, 0]])
+    assert not torch.equal(out[..., mask[0, 0]], masked[..., mask[0, 0]])
+    given = model.inpaint(masked, mask, iterations=iterations, y=tiny.y[:6])
+    assert torch.equal(given[..., ~mask[0, 0]], masked[..., ~mask[0, 0]])
+
+
+def test_inpaint_needs_an_encoder_and_classes():
+    x, mask = torch.zeros(2, 1, 28, 28), torch.zeros(28, 28)
+    with pytest.raises(ValueError, match="no encoder"):
+        methods.build("cvaegan", variant="cgan", **SMALL).inpaint(x, mask, y=torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="pass the classes y"):
+        methods.build("cvaegan", variant="cvae", **SMALL).inpaint(x, mask)
+    with pytest.raises(ValueError, match="iterations=0"):
+        methods.build("cvaegan", **SMALL).inpaint(x, mask, iterations=0)
+
+
+def test_gradient_norms_the_feature_loss_keeps_its_gradient_where_the_minimax_loss_loses_it():
+    torch.manual_seed(0)
+    model = methods.build("cvaegan", variant="cgan", **SMALL)
+    with torch.no_grad():                           # D rejects every fake: D(G(z)) ≈ 0
+        model.discriminator.net.head.bias.fill_(-12.0)
+    x, y = torch.rand(16, 1, 28, 28) * 2 - 1, torch.arange(16) % 10
+    norms = model.generator_gradient_norms(x, y)
+    assert norms["D(G(z))"] < 1e-4
+    assert norms["grad_norm/saturating"] < 1e-3 * norms["grad_norm/nonsaturating"]
+    assert norms["grad_norm/feature_matching"] > 1e-3 * norms["grad_norm/nonsaturating"]
+
+
+# ---------------------------------------------------------------------------- configuration
+
+@pytest.mark.parametrize("bad, message", [
+    ({"variant": "acgan"}, "variant='acgan' is not one of"),
+    ({"generator_loss": "hinge"}, "generator_loss='hinge' is not one of"),
+    ({"kl_weight": -1.0}, "kl_weight=-1.0 must be"),
+    ({"centre_weight": float("nan")}, "centre_weight=nan"),
+    ({"latent_dim": 0}, "latent_dim=0 must be"),
+    ({"beta1": 1.0}, "beta1=1.0 must be in"),
+    ({"variant": "cvae", "generator_loss": "nonsaturating"}, "no discriminator"),
+])
+def test_bad_config_values_fail_clearly(bad, message):
+    with pytest.raises(ValueError, match=message):
+        methods.build("cvaegan", **bad)
+
+
+def test_export_and_load_round_trip(runs_dir):
+    from tutorial_lib import checkpoints
+    model = methods.build("cvaegan", variant="cgan", **SMALL).eval()
+    path = checkpoints.export_model(model, "cvaegan_test", epochs=1)
+    loaded = methods.load_model(path)
+    z, y = model.noise(3), torch.tensor([1, 5, 9])
+    with torch.no_grad():
+        assert torch.equal(loaded.sample(3, z=z, y=y), model.sample(3, z=z, y=y))
