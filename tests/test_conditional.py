@@ -229,3 +229,106 @@ def test_export_and_load_round_trip(runs_dir):
     z, y = model.noise(3), torch.tensor([1, 5, 9])
     with torch.no_grad():
         assert torch.equal(loaded.sample(3, z=z, y=y), model.sample(3, z=z, y=y))
+
+
+# ============================================================================ IP-GAN
+
+from tutorial_lib.methods import ipgan  # noqa: E402
+
+IP_SMALL = {"latent_dim": 4, "width": 4}
+
+
+def test_identity_reconstruction_loss_by_hand():
+    x_a = torch.tensor([[1.0, 1.0], [2.0, 0.0]])
+    x_gen = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    same = torch.tensor([True, False])
+    # example 1 (x_s = x_a): ½ · 2 = 1; example 2: λ/2 · 4 = 2λ; mean over the batch
+    assert ipgan.identity_reconstruction_loss(x_a, x_gen, same, 0.1).item() == pytest.approx((1 + 0.2) / 2)
+    assert ipgan.identity_reconstruction_loss(x_a, x_gen, same, 1.0).item() == pytest.approx((1 + 2) / 2)
+    assert ipgan.identity_reconstruction_loss(x_a, x_gen, ~same, 0.0).item() == pytest.approx(2 / 2)
+
+
+def test_paired_feature_loss_by_hand_compares_each_example_with_its_own_target():
+    f = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    target = torch.tensor([[0.0, 0.0], [0.0, 3.0]])
+    assert ipgan.paired_feature_loss(f, target).item() == pytest.approx((0.5 * 1 + 0.5 * 4) / 2)
+    # the centres of f and of target.flip(0) differ from those of target only in order: pairs matter here
+    assert ipgan.paired_feature_loss(f, target.flip(0)).item() != pytest.approx(ipgan.paired_feature_loss(f, target).item())
+
+
+def test_the_sources_kl_form_is_the_usual_kl():
+    mu, logvar = torch.tensor([[0.5, -1.0]]), torch.tensor([[0.3, -0.7]])
+    source = 0.5 * (mu @ mu.T + (logvar.exp() - logvar - 1).sum())
+    assert source.item() == pytest.approx(losses.kl_normal_standard(mu, logvar).item())
+
+
+def test_pairs_follow_same_fraction():
+    model = ipgan.IPGAN(ipgan.IPGANConfig(same_fraction=1.0, **IP_SMALL))
+    partner, same = model.pairs(16, torch.device("cpu"))
+    assert torch.equal(partner, torch.arange(16)) and same.all()
+    model = ipgan.IPGAN(ipgan.IPGANConfig(same_fraction=0.0, **IP_SMALL))
+    torch.manual_seed(0)
+    partner, same = model.pairs(64, torch.device("cpu"))
+    assert torch.equal(same, partner == torch.arange(64)) and same.float().mean() < 0.2
+    assert sorted(partner.tolist()) == list(range(64))
+
+
+def test_ipgan_losses_use_the_batch_labels():
+    torch.manual_seed(0)
+    model = ipgan.IPGAN(ipgan.IPGANConfig(**IP_SMALL))
+    x, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
+    for loss_fn in (model.identity_loss, model.classifier_loss):
+        assert loss_fn(Batch(x, y))[0].item() != loss_fn(Batch(x, y.roll(1)))[0].item()
+    model.generator_loss(Batch(x, y))               # the running identity centres are kept per label
+    assert torch.equal(model.centre_counts[:8], torch.ones(8)) and model.centre_counts[8:].sum() == 0
+    assert torch.allclose(model.identity_centres[:8], model.identity.features(x))
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({}, {"identity", "attributes", "generator", "classifier", "discriminator"}),
+    ({"identity_epochs": 1}, {"identity"}),          # epoch 0 of 1: I alone, the rest wait
+])
+def test_ipgan_two_fit_steps_train_the_right_networks(tiny, extra, expected):
+    torch.manual_seed(0)
+    model = methods.build("ipgan", **IP_SMALL, **extra)
+    before = snapshot(model)
+    two_steps(model, tiny)
+    assert changed(before, model) == expected
+
+
+def test_ipgan_generator_step_leaves_the_identity_network_alone(tiny):
+    from tutorial_lib import step
+    torch.manual_seed(0)
+    model = methods.build("ipgan", **IP_SMALL)
+    phase = next(p for p in model.phases() if p.name == "generator")
+    before = snapshot(model)
+    step.take_step(phase, Batch(tiny.floats(16), tiny.y[:16]))
+    assert changed(before, model) == {"attributes", "generator"}
+
+
+def test_ipgan_samples_and_recombines():
+    torch.manual_seed(0)
+    model = methods.build("ipgan", **IP_SMALL).eval()
+    x_s, x_a = torch.rand(3, 1, 28, 28) * 2 - 1, torch.rand(3, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        model.identity_centres.normal_()
+        assert model.sample(3, y=torch.tensor([0, 4, 9])).shape == (3, 1, 28, 28)
+        z = model.noise(3)
+        assert not torch.equal(model.sample(3, z=z, y=torch.tensor([0, 0, 0])), model.sample(3, z=z, y=torch.tensor([1, 1, 1])))
+        out = model.recombine(x_s, x_a)
+        assert out.shape == (3, 1, 28, 28) and out.min() >= -1 and out.max() <= 1
+        assert not torch.equal(out, model.recombine(x_s.flip(0), x_a))     # the identity comes from x_s
+        assert not torch.equal(out, model.recombine(x_s, x_a.flip(0)))     # the attributes from x_a
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        model.sample(3, y=torch.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"same_fraction": 1.5}, r"same_fraction=1.5 must be a number in \[0, 1\]"),
+    ({"centre_momentum": 1.0}, r"centre_momentum=1.0 must be a number in \[0, 1\)"),
+    ({"different_weight": -0.1}, "different_weight=-0.1 must be"),
+    ({"identity_epochs": -1}, "identity_epochs=-1 must be"),
+])
+def test_ipgan_bad_config_values_fail_clearly(bad, message):
+    with pytest.raises(ValueError, match=message):
+        methods.build("ipgan", **bad)

@@ -95,6 +95,20 @@ def inpaint_blend(x: Tensor, x_generated: Tensor, mask: Tensor) -> Tensor:
 
 # ============================================================================ networks
 
+def class_labels(n: int, y: Tensor | None, device: torch.device) -> Tensor:
+    """The classes for ``sample(n, y=y)`` on ``device``: ``y`` checked (int64, shape (n,), values in
+    [0, 10)), or n classes drawn uniformly when ``y`` is None."""
+    if y is None:
+        return torch.randint(0, NUM_CLASSES, (n,), device=device)
+    if not torch.is_tensor(y) or y.shape != (n,) or y.dtype != torch.int64:
+        shape = tuple(y.shape) if torch.is_tensor(y) else type(y).__name__
+        raise ValueError(f"y must be an int64 tensor of shape ({n},), one class per sample; got {shape}"
+                         + (f" of {y.dtype}" if torch.is_tensor(y) else ""))
+    if len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES):
+        raise ValueError(f"y holds classes outside [0, {NUM_CLASSES}): min {int(y.min())}, max {int(y.max())}")
+    return y.to(device)
+
+
 def one_hot(y: Tensor) -> Tensor:
     """Labels (B,) -> float one-hot codes (B, 10)."""
     return F.one_hot(y, NUM_CLASSES).float()
@@ -260,16 +274,7 @@ class CVAEGAN(Method):
     # ------------------------------------------------------------------ sampling
     def labels(self, n: int, y: Tensor | None = None) -> Tensor:
         """``y`` checked (int64 (n,) in [0, 10)), or n classes drawn uniformly when None."""
-        device = next(self.parameters()).device
-        if y is None:
-            return torch.randint(0, NUM_CLASSES, (n,), device=device)
-        if not torch.is_tensor(y) or y.shape != (n,) or y.dtype != torch.int64:
-            shape = tuple(y.shape) if torch.is_tensor(y) else type(y).__name__
-            raise ValueError(f"y must be an int64 tensor of shape ({n},), one class per sample; got {shape}"
-                             + (f" of {y.dtype}" if torch.is_tensor(y) else ""))
-        if len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES):
-            raise ValueError(f"y holds classes outside [0, {NUM_CLASSES}): min {int(y.min())}, max {int(y.max())}")
-        return y.to(device)
+        return class_labels(n, y, next(self.parameters()).device)
 
     def sample(self, n: int, z: Tensor | None = None, y: Tensor | None = None) -> Tensor:
         """G(z, c), z ~ N(0, I); classes ``y`` (n,) when given, else drawn uniformly."""
