@@ -17,7 +17,8 @@ STUB = {"01.1": "responsibilities", "01.2": "kl", "02.1": "elbo_ppca", "02.2": "
         "03.2": "gan_value", "04.1": "reparameterise", "04.2": "kl_to_prior", "05.1": "d_loss", "05.2": "g_loss",
         "06.1": "interpolates", "06.2": "penalty", "07.1": "g1_loss", "07.2": "reconstruction", "08.1": "frechet",
         "08.2": "precision", "09.1": "slerp", "09.2": "decorrelate",
-        "10.1": "class_centre_loss", "10.2": "inpaint_step"}
+        "10.1": "class_centre_loss", "10.2": "inpaint_step",
+        "11.1": "log_p_real", "11.2": "unsupervised_loss"}
 
 
 def _penalty_one_sided(critic, x_hat, weight):
@@ -49,6 +50,8 @@ WRONG = {   # the mistakes the hints are written for
     "09.2": lambda u, v: u - (u @ (v / v.norm())) * (v / v.norm()),
     "10.1": lambda fr, yr, ff, yf, k: 0.5 * (fr.mean(0) - ff.mean(0)).pow(2).sum(),
     "10.2": lambda x, x_gen, m: m * x + (1 - m) * x_gen,
+    "11.1": lambda l: torch.log(l.exp().sum(1) / (l.exp().sum(1) + 1)),
+    "11.2": lambda r, f: F.softplus(torch.logsumexp(r, 1)).mean() + F.softplus(-torch.logsumexp(f, 1)).mean(),
 }
 
 
@@ -96,7 +99,8 @@ def test_each_notebook_has_its_exercises_and_predict_then_run_questions(notebook
     assert f"solutions/{notebook}.py" in text
 
 
-@pytest.mark.parametrize("notebook", ["04_vae", "05_gan", "06_wgan_gp", "07_aegan", "10_conditional_gans"])
+@pytest.mark.parametrize("notebook", ["04_vae", "05_gan", "06_wgan_gp", "07_aegan", "10_conditional_gans",
+                                      "11_semi_supervised_gan"])
 def test_what_to_try_next_names_real_parameters(notebook):
     cells = json.loads((NOTEBOOKS / f"{notebook}.ipynb").read_text())["cells"]
     text = next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith("## What to try next"))

@@ -394,6 +394,34 @@ add("10.2", "one inpainting step x ← M ⊙ x′ + (1 − M) ⊙ x", cvaegan.in
     "keeps the image's own value. The generated image goes where M = 1, not where M = 0.")
 
 
+# ============================================================================ 11 semi-supervised GAN
+
+def _log_p_real(class_logits: Tensor) -> Tensor:
+    return torch.nn.functional.logsigmoid(losses.real_logit(class_logits))
+
+
+def _class_logit_cases():
+    return ([_randn(seed, (6, 10), scale=3.0) for seed in (0, 1)]
+            + [(torch.tensor([[100.0] * 10, [-120.0] * 10, [0.0] * 10]),)])   # Z overflows, underflows, is 10
+
+
+add("11.1", "log p(real | x) from the K class logits", _log_p_real, _class_logit_cases,
+    "With the fake logit fixed at 0, p(real|x) = Z/(Z + 1), Z = Σ_k exp(l_k): that is sigmoid(log Z), so "
+    "log p(real|x) = logsigmoid(logsumexp_k l_k), one value per row, shape (B,). Never form Z itself: at logits "
+    "100 it overflows to inf (inf/inf is nan), at −120 it underflows to 0 (log 0 is −inf).")
+
+
+def _unsupervised_cases():
+    return ([_randn(seed, (8, 10), (5, 10), scale=3.0) for seed in (0, 1)]
+            + [(torch.full((2, 10), 100.0), torch.full((3, 10), -120.0))])   # D sure, and right
+
+
+add("11.2", "the semi-supervised GAN's unsupervised loss", losses.ssgan_unsupervised_loss, _unsupervised_cases,
+    "L = −E_x log(Z(x)/(Z(x) + 1)) − E_z log(1/(Z(G(z)) + 1)), each expectation the mean over its own batch. "
+    "With l = logsumexp of a row's logits: −log(Z/(Z + 1)) = softplus(−l) for the real images and "
+    "−log(1/(Z + 1)) = softplus(l) for the generated ones; the first argument holds the real images' logits.")
+
+
 def keys_for(notebook: str) -> list[str]:
     """The exercise keys of a notebook, e.g. ``keys_for("02")``."""
     return [k for k in EXERCISES if k.startswith(f"{notebook[:2]}.")]

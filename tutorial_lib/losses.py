@@ -190,3 +190,38 @@ def aegan_generator_loss(latent_fake_logits: Tensor, image_fake_logits: Tensor |
     if image_fake_logits is not None and image_weight > 0:
         loss = loss + image_weight * generator_loss_nonsaturating(image_fake_logits)
     return loss
+
+
+# ============================================================================ semi-supervised GAN
+
+def real_logit(class_logits: Tensor) -> Tensor:
+    """The K+1-class discriminator's logit of "real" (Salimans et al. 2016), from its K class logits.
+
+    With the fake class's logit fixed at 0 and Z(x) = Σ_k exp(l_k(x)),
+
+        p(real | x) = Z / (Z + 1) = sigmoid(log Z),   log Z = logsumexp_k l_k
+
+    so log Z plays the part of an ordinary GAN discriminator's logit.  (B, K) -> (B,)
+    """
+    return torch.logsumexp(class_logits, dim=1)
+
+
+def ssgan_supervised_loss(class_logits: Tensor, labels: Tensor) -> Tensor:
+    """L_supervised = −E_(x,y) log p(y | x, y < K+1): cross-entropy over the K real classes only.
+
+    The fake class drops out: p(y | x, real) = exp(l_y) / Z. logits (B, K), labels (B,) int in
+    [0, K) -> scalar   [mean over batch]
+    """
+    return F.cross_entropy(class_logits, labels)
+
+
+def ssgan_unsupervised_loss(real_class_logits: Tensor, fake_class_logits: Tensor) -> Tensor:
+    """L_unsupervised = −E_x log(Z(x)/(Z(x)+1)) − E_z log(1/(Z(G(z))+1))   (Salimans et al. 2016)
+
+    Written with l = logsumexp of the K logits, never with Z itself (which overflows):
+    −log(Z/(Z+1)) = softplus(l) − l = softplus(−l) and −log(1/(Z+1)) = softplus(l). This is
+    :func:`discriminator_loss` on the logit l = :func:`real_logit`.
+    logits (B, K), (B', K) -> scalar   [mean over each batch, the two terms summed]
+    """
+    return (F.softplus(-real_logit(real_class_logits)).mean()
+            + F.softplus(real_logit(fake_class_logits)).mean())

@@ -13,6 +13,7 @@ of its run folders (``<runs>/checkpoints/<name>-<hash>``):
     aegan  AEGAN, AEGANConfig        (aegan.py; plus the ExPostGMM baseline)
     cvaegan  CVAEGAN, CVAEGANConfig  (cvaegan.py; class-conditional; variant='cvae' / 'cgan' its ablations)
     ipgan  IPGAN, IPGANConfig        (ipgan.py; the identity of one digit, the attributes of another)
+    ssgan  SSGAN, SSGANConfig        (ssgan.py; the K+1-class semi-supervised GAN, gan=False its baseline)
 
 A *series model* is a method at the settings its notebook trains and exports; its name is used
 for the exported file (``<runs>/models/<name>.pt``, what ``load_series_model`` reads), the sample
@@ -42,11 +43,12 @@ from tutorial_lib.methods.base import Batch, Method, Phase
 from tutorial_lib.methods.cvaegan import CVAEGAN, CVAEGANConfig
 from tutorial_lib.methods.ipgan import IPGAN, IPGANConfig
 from tutorial_lib.methods.gan import GAN, GANConfig, WGAN, WGANConfig
+from tutorial_lib.methods.ssgan import SSGAN, SSGANConfig
 from tutorial_lib.methods.vae import VAE, VAEConfig, test_nelbo
 
 REGISTRY = {"vae": (VAE, VAEConfig), "gan": (GAN, GANConfig), "wgan": (WGAN, WGANConfig),
             "aegan": (AEGAN, AEGANConfig), "cvaegan": (CVAEGAN, CVAEGANConfig),
-            "ipgan": (IPGAN, IPGANConfig)}
+            "ipgan": (IPGAN, IPGANConfig), "ssgan": (SSGAN, SSGANConfig)}
 SERIES = {"vae": ("vae", {}, "04_vae"), "gan": ("gan", {}, "05_gan"),
           "wgan_gp": ("wgan", {"constraint": "gp"}, "06_wgan_gp"), "aegan": ("aegan", REMEDIES[SERIES_REMEDY], "07_aegan")}
 """The series' own models: name -> (method, settings that differ from the method's defaults, notebook)."""
@@ -97,5 +99,5 @@ def load_series_model(name: str, device: torch.device | str = "cpu") -> Method |
 
 __all__ = ["VAE", "VAEConfig", "GAN", "GANConfig", "WGAN", "WGANConfig", "AEGAN", "AEGANConfig",
            "CVAEGAN", "CVAEGANConfig", "IPGAN", "IPGANConfig",
-           "ExPostGMM", "test_nelbo", "build", "load_model", "load_series_model", "REGISTRY", "SERIES",
+           "ExPostGMM", "SSGAN", "SSGANConfig", "test_nelbo", "build", "load_model", "load_series_model", "REGISTRY", "SERIES",
            "Batch", "Method", "Phase"]
