@@ -131,3 +131,80 @@ def dcgan_init(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+# ============================================================================ class-conditional networks
+# (CVAE-GAN and IP-GAN, notebook 10: the digit's class as an input, or as what a classifier reads)
+
+NUM_CLASSES = 10
+
+
+def one_hot(y: Tensor) -> Tensor:
+    """Labels (B,) -> float one-hot codes (B, 10)."""
+    return nn.functional.one_hot(y, NUM_CLASSES).float()
+
+
+class ConditionalEncoder(nn.Module):
+    """E(x, c): x (B, 1, 28, 28), c (B,) -> μ, log σ² each (B, d). The label joins after the convolutions."""
+
+    def __init__(self, latent_dim: int, width: int = 32):
+        super().__init__()
+        self.body = ConvEncoder(1, width).body                        # (B, 256)
+        self.head = nn.Linear(256 + NUM_CLASSES, 2 * latent_dim)      # (B, 2d)
+
+    def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return self.head(torch.cat([self.body(x), one_hot(y)], dim=1)).chunk(2, dim=1)
+
+
+class ConditionalGenerator(nn.Module):
+    """G(z, c): the DCGAN generator on [z, one-hot(c)] (B, d + 10) -> (B, 1, 28, 28) in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, width: int = 64):
+        super().__init__()
+        self.net = DCGANGenerator(latent_dim + NUM_CLASSES, width)
+        dcgan_init(self.net)
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+        return self.net(torch.cat([z, one_hot(y)], dim=1))
+
+
+class FeatureDiscriminator(nn.Module):
+    """D(x) -> logit (B,) with f_D = :meth:`features` (B, 2w·49), and no batch norm (which would
+    normalise a real and a fake batch each by its own statistics, hiding the gap between their
+    feature centres). ``conditional=True`` gives D(x, c): ten label planes joined to the image, as
+    in Mirza & Osindero's CGAN.
+    """
+
+    def __init__(self, width: int = 64, conditional: bool = False):
+        super().__init__()
+        self.conditional = conditional
+        self.net = DCGANDiscriminator(width, batchnorm=False)
+        if conditional:
+            self.net.body[0] = nn.Conv2d(1 + NUM_CLASSES, width, 4, 2, 1)   # (B, 11, 28, 28) -> (B, w, 14, 14)
+        dcgan_init(self.net)
+
+    def _input(self, x: Tensor, y: Tensor | None) -> Tensor:
+        if not self.conditional:
+            return x
+        planes = one_hot(y)[:, :, None, None].expand(-1, -1, *x.shape[2:])   # (B, 10, 28, 28)
+        return torch.cat([x, planes], dim=1)
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net.features(self._input(x, y))
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(self._input(x, y))
+
+
+class Classifier(nn.Module):
+    """C(x) -> 10 logits; :meth:`features` is its last hidden layer (B, 256) (CVAE-GAN's f_C, IP-GAN's f_I)."""
+
+    def __init__(self, width: int = 32):
+        super().__init__()
+        self.net = ConvEncoder(NUM_CLASSES, width)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.net.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)

@@ -27,7 +27,7 @@ of L_G), 'cgan' (G and a D that is itself told the class, as in Mirza & Osindero
 The source's f_D is "the last fully connected layer of D"; here, as in 05, it is the flattened
 output of D's last convolution (the input of its one linear layer). D has no batch norm: batch
 norm would normalise the real and the fake batch separately, and so erase most of the difference
-between their feature centres that L_GD measures.
+between their feature centres that L_GD measures. The networks are in :mod:`tutorial_lib.nets`.
 """
 from __future__ import annotations
 
@@ -35,13 +35,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from tutorial_lib import losses, nets, runtime
 from tutorial_lib.methods.base import Batch, Method, Phase
 
 Tensor = torch.Tensor
-NUM_CLASSES = 10
+NUM_CLASSES = nets.NUM_CLASSES
 VARIANTS = ("cvaegan", "cvae", "cgan")
 GENERATOR_LOSSES = ("feature_matching", "nonsaturating")
 
@@ -109,74 +108,6 @@ def class_labels(n: int, y: Tensor | None, device: torch.device) -> Tensor:
     return y.to(device)
 
 
-def one_hot(y: Tensor) -> Tensor:
-    """Labels (B,) -> float one-hot codes (B, 10)."""
-    return F.one_hot(y, NUM_CLASSES).float()
-
-
-class ConditionalEncoder(nn.Module):
-    """E(x, c): x (B, 1, 28, 28), c (B,) -> μ, log σ² each (B, d). The label joins after the convolutions."""
-
-    def __init__(self, latent_dim: int, width: int):
-        super().__init__()
-        self.body = nets.ConvEncoder(1, width).body                   # (B, 256)
-        self.head = nn.Linear(256 + NUM_CLASSES, 2 * latent_dim)      # (B, 2d)
-
-    def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        return self.head(torch.cat([self.body(x), one_hot(y)], dim=1)).chunk(2, dim=1)
-
-
-class ConditionalGenerator(nn.Module):
-    """G(z, c): the DCGAN generator on [z, one-hot(c)] (B, d + 10) -> (B, 1, 28, 28) in [-1, 1]."""
-
-    def __init__(self, latent_dim: int, width: int):
-        super().__init__()
-        self.net = nets.DCGANGenerator(latent_dim + NUM_CLASSES, width)
-        nets.dcgan_init(self.net)
-
-    def forward(self, z: Tensor, y: Tensor) -> Tensor:
-        return self.net(torch.cat([z, one_hot(y)], dim=1))
-
-
-class Discriminator(nn.Module):
-    """D(x) -> logit (B,), or D(x, c) with ``conditional=True`` (ten label planes joined to the image,
-    Mirza & Osindero's CGAN). :meth:`features` is f_D, (B, 2w·49). No batch norm (see the module)."""
-
-    def __init__(self, width: int, conditional: bool = False):
-        super().__init__()
-        self.conditional = conditional
-        self.net = nets.DCGANDiscriminator(width, batchnorm=False)
-        if conditional:
-            self.net.body[0] = nn.Conv2d(1 + NUM_CLASSES, width, 4, 2, 1)   # (B, 11, 28, 28) -> (B, w, 14, 14)
-        nets.dcgan_init(self.net)
-
-    def _input(self, x: Tensor, y: Tensor | None) -> Tensor:
-        if not self.conditional:
-            return x
-        planes = one_hot(y)[:, :, None, None].expand(-1, -1, *x.shape[2:])
-        return torch.cat([x, planes], dim=1)
-
-    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net.features(self._input(x, y))
-
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(self._input(x, y))
-
-
-class Classifier(nn.Module):
-    """C(x) -> 10 logits; :meth:`features` is f_C, its last hidden layer (B, 256)."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.net = nets.ConvEncoder(NUM_CLASSES, width)
-
-    def features(self, x: Tensor) -> Tensor:
-        return self.net.body(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-
 # ============================================================================ the method
 
 @dataclass
@@ -240,13 +171,13 @@ class CVAEGAN(Method):
         super().__init__()
         self.cfg = cfg
         self.noise_dim = cfg.latent_dim
-        self.generator = ConditionalGenerator(cfg.latent_dim, cfg.width)
+        self.generator = nets.ConditionalGenerator(cfg.latent_dim, cfg.width)
         if cfg.has_encoder:
-            self.encoder = ConditionalEncoder(cfg.latent_dim, cfg.width)
+            self.encoder = nets.ConditionalEncoder(cfg.latent_dim, cfg.width)
         if cfg.has_discriminator:
-            self.discriminator = Discriminator(cfg.width, conditional=cfg.variant == "cgan")
+            self.discriminator = nets.FeatureDiscriminator(cfg.width, conditional=cfg.variant == "cgan")
         if cfg.has_classifier:
-            self.classifier = Classifier(cfg.width)
+            self.classifier = nets.Classifier(cfg.width)
 
     def make_optimizers(self):
         def adam(params):

@@ -38,11 +38,11 @@ import torch.nn.functional as F
 
 from tutorial_lib import losses, nets, runtime
 from tutorial_lib.methods.base import Batch, Method, Phase
-from tutorial_lib.methods.cvaegan import NUM_CLASSES, Classifier, Discriminator, class_labels
+from tutorial_lib.methods.cvaegan import class_labels
 
 Tensor = torch.Tensor
 IDENTITY_DIM = 256
-"""Size of f_I, the identity network's last hidden layer (that of :class:`Classifier`)."""
+"""Size of f_I, the identity network's last hidden layer (that of :class:`tutorial_lib.nets.Classifier`)."""
 
 
 # ============================================================================ the losses
@@ -114,14 +114,14 @@ class IPGAN(Method):
         super().__init__()
         self.cfg = cfg
         self.noise_dim = cfg.latent_dim
-        self.identity = Classifier(cfg.width)                               # I, f_I: (B, 256)
+        self.identity = nets.Classifier(cfg.width)                               # I, f_I: (B, 256)
         self.attributes = nets.ConvEncoder(2 * cfg.latent_dim, cfg.width)   # A -> (μ, log σ²)
         self.generator = nets.DCGANGenerator(IDENTITY_DIM + cfg.latent_dim, cfg.width)
         nets.dcgan_init(self.generator)
-        self.classifier = Classifier(cfg.width)                             # C, f_C
-        self.discriminator = Discriminator(cfg.width)                       # D, f_D
-        self.register_buffer("identity_centres", torch.zeros(NUM_CLASSES, IDENTITY_DIM))
-        self.register_buffer("centre_counts", torch.zeros(NUM_CLASSES))
+        self.classifier = nets.Classifier(cfg.width)                             # C, f_C
+        self.discriminator = nets.FeatureDiscriminator(cfg.width)                       # D, f_D
+        self.register_buffer("identity_centres", torch.zeros(nets.NUM_CLASSES, IDENTITY_DIM))
+        self.register_buffer("centre_counts", torch.zeros(nets.NUM_CLASSES))
 
     def make_optimizers(self):
         def adam(*modules):
@@ -164,8 +164,8 @@ class IPGAN(Method):
     @torch.no_grad()
     def update_centres(self, identity: Tensor, y: Tensor) -> None:
         """Running mean of f_I per class (what :meth:`sample` decodes); a class's first batch sets it."""
-        sums = identity.new_zeros(NUM_CLASSES, identity.shape[1]).index_add(0, y, identity)
-        counts = torch.bincount(y, minlength=NUM_CLASSES).to(identity.dtype)
+        sums = identity.new_zeros(nets.NUM_CLASSES, identity.shape[1]).index_add(0, y, identity)
+        counts = torch.bincount(y, minlength=nets.NUM_CLASSES).to(identity.dtype)
         seen = counts > 0
         batch_mean = sums / counts.clamp_min(1).unsqueeze(1)
         m = self.cfg.centre_momentum
