@@ -61,7 +61,7 @@ def main(argv=None) -> None:
                           callbacks=[callbacks.EpochMetric(quality),
                                      callbacks.EpochMetric(lambda m: m.code_diagnostics(x_probe))],
                           progress=False)
-    out = {"remedy": args.remedy, "set": extra, "config": config.__dict__, "seed": args.seed, "run": history.run,
+    out = {"remedy": args.remedy, "set": extra, "eval_n": args.eval_n, "config": config.__dict__, "seed": args.seed, "run": history.run,
            "epochs": history.epochs, "wall_seconds": time.time() - t0}
     for row in history.epochs:
         print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)

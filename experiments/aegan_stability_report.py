@@ -73,7 +73,8 @@ def main(argv=None) -> None:
                      f"| {r['remedy']} | {r['seed']} | {len(r['epochs'])}{note} | – | {last.get('FD', float('nan')):.1f} |")
     if finals:
         lines += ["", "## Final protocol: the latent GAN against the ex-post mixture on the same autoencoder", "",
-                  "Mean ± std over 3 sampling seeds of 10,000 images each (notebook 08's protocol).", "",
+                  f"Mean ± std over 3 sampling seeds of {finals[0].get('eval_n', 10_000):,} images each "
+                  "(notebook 08's protocol).", "",
                   "| remedy | seed | epochs | AEGAN FD | AE + GMM(10) FD | AEGAN precision | AEGAN recall | GMM precision | GMM recall |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for f in finals:
