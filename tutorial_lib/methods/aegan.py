@@ -51,7 +51,7 @@ REMEDIES = {                        # candidate fixes for the early collapse, ea
     "spectral norm in D1": {**_SOURCE, "d1_spectral_norm": True},
 }
 SERIES_REMEDY = "batch-normalised code and G1"
-"""The remedy notebook 07 trains by default (its measurements: docs/aegan_stability.md)."""
+"""The remedy notebook 07 trains by default (its measurements: docs/aegan_stability_h200.md)."""
 
 
 @dataclass
