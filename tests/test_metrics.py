@@ -193,6 +193,8 @@ def test_epoch_quality_sees_a_collapsed_model(ev):
     measure = metrics.epoch_quality(test, ev, n=500)
     collapsed, healthy = measure(only_threes), measure(lambda n: reals[torch.randperm(len(reals))[:n]])
     assert collapsed["top class"] == 3 and collapsed["top class share"] > 0.9
+    assert collapsed["share of 3"] == collapsed["top class share"]
+    assert sum(healthy[f"share of {k}"] for k in range(10)) == pytest.approx(1.0)
     assert healthy["top class share"] < 0.2
     assert collapsed["FD"] > 5 * healthy["FD"]
     assert measure(only_threes) == collapsed                     # seeded: the same draw each time

@@ -250,7 +250,8 @@ def epoch_quality(reference: Images, evaluator: nn.Module, *, n: int = 10_000, s
     """A measure for :class:`tutorial_lib.callbacks.EpochMetric`: ``fn(model)`` draws n images
     (seeded) and returns their FD against the first n of ``reference`` and the class histogram's
     largest share ("top class share"; 0.1 when all ten digits are equally common, 1 when every
-    sample is one digit) with that class ("top class"). Cheap enough to run after every epoch."""
+    sample is one digit) with that class ("top class"), and each class's share ("share of 0" ...
+    "share of 9"). Cheap enough to run after every epoch."""
     runtime.check_positive_int("n", n)
     reference = _images(reference)
     if len(reference) < n:
@@ -261,7 +262,7 @@ def epoch_quality(reference: Images, evaluator: nn.Module, *, n: int = 10_000, s
         fake = embed(draw(model, n, seed, batch_size=batch_size), evaluator, batch_size=batch_size)
         hist = class_histogram(fake)
         return {"FD": frechet_distance(ref, fake), "top class share": float(hist.max()),
-                "top class": float(hist.argmax())}
+                "top class": float(hist.argmax()), **{f"share of {k}": float(v) for k, v in enumerate(hist)}}
     return measure
 
 
