@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tutorial_lib import data, losses, methods, trainer
+from netcheck import changed, snapshot, two_steps
+from tutorial_lib import data, losses, methods
 from tutorial_lib.methods import cvaegan
 from tutorial_lib.methods.base import Batch
 
@@ -13,22 +14,6 @@ SMALL = {"latent_dim": 4, "width": 4}
 @pytest.fixture(scope="module")
 def tiny():
     return data.load("mnist-sample", limit=640)
-
-
-def snapshot(model):
-    return {name: {k: v.detach().clone() for k, v in sub.state_dict().items()}
-            for name, sub in model.named_children()}
-
-
-def changed(before, model):
-    return {name for name, sub in model.named_children()
-            if any(not torch.equal(before[name][k], p.detach()) for k, p in sub.named_parameters())}
-
-
-def two_steps(model, train, batch_size=16):
-    per_iter = trainer.batches_per_iteration([p for p in model.phases() if p.active(0)])
-    return trainer.fit(model, train.take(2 * per_iter * batch_size), epochs=1, batch_size=batch_size,
-                       checkpoint_dir=None, progress=False)
 
 
 # ---------------------------------------------------------------------------- losses by hand
@@ -123,7 +108,7 @@ def test_two_fit_steps_train_exactly_the_networks_of_the_variant(tiny, extra, ex
     model = methods.build("cvaegan", **SMALL, **extra)
     assert {name for name, _ in model.named_children()} == expected      # nothing else is even built
     before = snapshot(model)
-    history = two_steps(model, tiny)
+    history = two_steps(model, tiny, batch_size=16)
     assert history.logs[-1]["step"] == 2
     assert changed(before, model) == expected
 
@@ -292,7 +277,7 @@ def test_ipgan_two_fit_steps_train_the_right_networks(tiny, extra, expected):
     torch.manual_seed(0)
     model = methods.build("ipgan", **IP_SMALL, **extra)
     before = snapshot(model)
-    two_steps(model, tiny)
+    two_steps(model, tiny, batch_size=16)
     assert changed(before, model) == expected
 
 

@@ -4,35 +4,13 @@ import math
 import pytest
 import torch
 
+from netcheck import changed, snapshot, two_steps
 from tutorial_lib import data, methods, step, trainer
 
 
 @pytest.fixture(scope="module")
 def tiny():
     return data.load("mnist-sample", limit=640)
-
-
-def snapshot(model):
-    return {name: {k: v.detach().clone() for k, v in sub.state_dict().items()}
-            for name, sub in model.named_children()}
-
-
-def changed(before, model):
-    """Names of the sub-networks whose trainable parameters changed."""
-    out = set()
-    for name, sub in model.named_children():
-        for k, p in sub.named_parameters():
-            if not torch.equal(before[name][k], p.detach()):
-                out.add(name)
-                break
-    return out
-
-
-def two_steps(model, train, batch_size=32, **kwargs):
-    """Train exactly two iterations (one epoch over just enough images)."""
-    per_iter = trainer.batches_per_iteration([p for p in model.phases() if p.active(0)])
-    return trainer.fit(model, train.take(2 * per_iter * batch_size), epochs=1, batch_size=batch_size, checkpoint_dir=None, progress=False,
-                       **kwargs)
 
 
 SMALL = {"vae": {"latent_dim": 4, "width": 8},
