@@ -41,3 +41,13 @@ def runs_dir(tmp_path, monkeypatch):
     """A fresh, empty runs folder for one test."""
     monkeypatch.setenv("TUTORIAL_RUNS", str(tmp_path / "runs"))
     return tmp_path / "runs"
+
+
+@pytest.fixture
+def one_thread():
+    """One CPU thread for the test: reference numbers computed on one thread sum in that order, and
+    tiny networks run faster on one thread than on several sharing a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

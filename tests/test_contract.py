@@ -50,15 +50,6 @@ def run(name: str) -> dict:
                         "square_sum": sum(w.square().sum().item() for w in weights)}}
 
 
-@pytest.fixture
-def one_thread():
-    """The reference was computed on one thread; more threads sum in another order (last bits)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_losses_and_weights_after_n_iterations_are_those_of_the_old_code(name, one_thread):
     expected = json.loads(REFERENCE.read_text())[name]

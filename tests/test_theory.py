@@ -275,15 +275,6 @@ def test_lipschitz_on_points():
     assert theory.lipschitz_on_points([0.0, 1.0, 3.0], [0.0, 1.0, 2.0]) == pytest.approx(2.0)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny networks train faster on one CPU thread than on several sharing a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_fit_critic_gp_estimates_w1_and_clip_stays_in_the_box(one_thread):
     g = torch.Generator().manual_seed(0)
     x_r = torch.randn(256, 1, generator=g)
