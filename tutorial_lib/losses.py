@@ -223,5 +223,4 @@ def ssgan_unsupervised_loss(real_class_logits: Tensor, fake_class_logits: Tensor
     :func:`discriminator_loss` on the logit l = :func:`real_logit`.
     logits (B, K), (B', K) -> scalar   [mean over each batch, the two terms summed]
     """
-    return (F.softplus(-real_logit(real_class_logits)).mean()
-            + F.softplus(real_logit(fake_class_logits)).mean())
+    return discriminator_loss(real_logit(real_class_logits), real_logit(fake_class_logits))
