@@ -1,7 +1,10 @@
 """AEGAN's stability, measured per epoch: one candidate remedy, one seed, at notebook 07's defaults.
 
-    python experiments/aegan_stability.py --remedy "batch-normalised code" --seed 0 --epochs 20 \
+    python experiments/aegan_stability.py --remedy "batch-normalised code" --seed 0 --final \
         --out docs/aegan_stability/batch-s0.json
+
+07's settings (config, epochs, batch size, N, mixture size) are read from its parameters cell, so
+the script trains what the notebook trains; ``--remedy`` and ``--set`` change only what they name.
 
 Trains with ``trainer.fit`` (so a run resumes, and a longer run extends a shorter one), measures
 after every epoch the FD of 10,000 samples and the largest class share (evaluator's labels) and
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -22,8 +26,6 @@ import torch
 from tutorial_lib import callbacks, data, evaluator, methods, metrics, runtime, trainer
 from tutorial_lib.methods.aegan import REMEDIES
 
-NOTEBOOK_DEFAULTS = dict(latent_dim=16, noise_dim=16, d_width=64, image_weight=1.0, d2_real="reconstruction",
-                         schedule="joint", ae_epochs=10, lr_ae=1e-3, lr_gan=2e-4)
 
 
 def report_dict(report: metrics.Report) -> dict:
@@ -32,13 +34,14 @@ def report_dict(report: metrics.Report) -> dict:
 
 
 def main(argv=None) -> None:
+    defaults = runtime.notebook_defaults("07_aegan")      # the settings 07 trains with, read from its parameters cell
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--remedy", choices=list(REMEDIES), required=True)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="further config changes, e.g. image_weight=0 (values read as Python literals)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--eval-n", type=int, default=10_000)
+    parser.add_argument("--epochs", type=int, default=defaults["ae_epochs"] + defaults["gan_epochs"])
+    parser.add_argument("--eval-n", type=int, default=defaults["eval_n"])
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--dataset", default="mnist", help="'mnist-sample' for a quick check of the script")
     parser.add_argument("--train-limit", type=int, default=0)
@@ -51,13 +54,15 @@ def main(argv=None) -> None:
     test = data.load(args.dataset, "test", root=args.data_root)
     judge = evaluator.load_evaluator("mnist", dev)
     extra = {k: ast.literal_eval(v) for k, v in (item.split("=", 1) for item in args.set)}
-    config = methods.AEGANConfig(**{**NOTEBOOK_DEFAULTS, **REMEDIES[args.remedy], **extra})
+    notebook = {f.name: defaults[f.name] for f in dataclasses.fields(methods.AEGANConfig) if f.name in defaults}
+    config = methods.AEGANConfig(**{**notebook, **REMEDIES[args.remedy], **extra})
     x_probe = test.floats(1000).to(dev)
     torch.manual_seed(args.seed)
     model = methods.AEGAN(config).to(dev)
-    quality = metrics.epoch_quality(test, judge, n=args.eval_n)
+    test_features = metrics.embed(test.x[:args.eval_n].to(dev), judge)    # once, for every measurement
+    quality = metrics.epoch_quality(test_features, judge, n=args.eval_n)
     t0 = time.time()
-    history = trainer.fit(model, train, epochs=args.epochs, batch_size=128, seed=args.seed,
+    history = trainer.fit(model, train, epochs=args.epochs, batch_size=defaults["batch_size"], seed=args.seed,
                           callbacks=[callbacks.EpochMetric(quality),
                                      callbacks.EpochMetric(lambda m: m.code_diagnostics(x_probe))],
                           progress=False)
@@ -67,8 +72,7 @@ def main(argv=None) -> None:
         print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
     if args.final:
         model.eval()
-        test_features = metrics.embed(test.x[:args.eval_n].to(dev), judge)
-        gmm = methods.ExPostGMM(model, train, n_components=10, seed=args.seed)
+        gmm = methods.ExPostGMM(model, train, n_components=defaults["gmm_components"], seed=args.seed)
         out["final"] = {name: report_dict(metrics.evaluate(src, test_features, judge, n=args.eval_n, name=name))
                         for name, src in (("aegan", model), ("ae+gmm", gmm))}
         print({k: round(v["mean"]["FD"], 2) for k, v in out["final"].items()})

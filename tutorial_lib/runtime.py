@@ -319,6 +319,15 @@ class NotebookParameters:
         return not self.changed
 
 
+def notebook_defaults(notebook: str) -> dict:
+    """The default values of ``notebooks/<notebook>.ipynb``'s parameters, evaluated in the current
+    mode (full or smoke), e.g. for a script that trains what the notebook trains."""
+    path = NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    defaults: dict = {}
+    exec(compile(parameters_cell(path), str(path), "exec"), {"runtime": sys.modules[__name__]}, defaults)
+    return defaults
+
+
 def notebook_parameters(notebook: str, namespace: dict) -> NotebookParameters:
     """Compare the parameters in ``namespace`` (a notebook's ``globals()``) with the notebook's defaults.
 
@@ -326,10 +335,8 @@ def notebook_parameters(notebook: str, namespace: dict) -> NotebookParameters:
     the current mode, so papermill's ``-p`` values (injected after that cell) show up as changes.
     Parameters in :data:`WHERE_ONLY` are recorded but never count as a change.
     """
-    path = NOTEBOOKS_DIR / f"{notebook}.ipynb"
-    names = declared_parameters(path)
-    defaults: dict = {}
-    exec(compile(parameters_cell(path), str(path), "exec"), {"runtime": sys.modules[__name__]}, defaults)
+    names = declared_parameters(NOTEBOOKS_DIR / f"{notebook}.ipynb")
+    defaults = notebook_defaults(notebook)
     values = {k: namespace[k] for k in names if k in namespace}
     changed = {k: v for k, v in values.items() if k not in WHERE_ONLY and (k not in defaults or defaults[k] != v)}
     if changed:
