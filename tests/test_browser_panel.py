@@ -1,8 +1,7 @@
 """The latent panel of notebook 09 in a real browser: headless Chromium against a local JupyterLab.
 
-Opt-in, never part of CI. It needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install
-chromium chromium-driver``) and the Selenium package (``pip install selenium``; deliberately not a
-project dependency), and runs only with ``TUTORIAL_BROWSER_TESTS=1``::
+Opt-in, never part of CI. It needs Debian's ``chromium`` and ``chromium-driver`` and the Selenium
+package (see tests/headless_browser.py, which finds them), and runs only with ``TUTORIAL_BROWSER_TESTS=1``::
 
     TUTORIAL_BROWSER_TESTS=1 TUTORIAL_RUNS=/path/with/models/gan.pt \\
     TUTORIAL_BROWSER_SCREENSHOT=docs/latent_panel.png python -m pytest -p no:cacheprovider tests/test_browser_panel.py
@@ -14,7 +13,6 @@ redrawn, checks that no cell raised, and saves a screenshot (to ``TUTORIAL_BROWS
 set). Without a trained model under ``$TUTORIAL_RUNS/models/gan.pt`` the notebook trains a small
 one first, with a notice, which takes a few minutes on a CPU.
 """
-import importlib.util
 import os
 import shutil
 import socket
@@ -26,23 +24,14 @@ from pathlib import Path
 
 import pytest
 
+from headless_browser import REQUIREMENTS, browser, wait_for  # noqa: F401 (browser is a fixture)
 from tutorial_lib import runtime
 
 NOTEBOOK = runtime.REPO_ROOT / "notebooks" / "09_latent_exploration.ipynb"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 ARROW_PRESSES = 6                            # slant slider step 0.25: 0.00 -> 1.50
 SMALLER = {"n_samples": 4000, "n_starts": 24, "fallback_limit": 4096, "fallback_epochs": 1, "fallback_width": 16}
 
-OPTED_IN = os.environ.get("TUTORIAL_BROWSER_TESTS", "").strip().lower() in {"1", "true", "yes", "on"}
-
-pytestmark = [
-    pytest.mark.skipif(not OPTED_IN, reason="browser check is opt-in: set TUTORIAL_BROWSER_TESTS=1"),
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)"),
-    pytest.mark.skipif(importlib.util.find_spec("selenium") is None,
-                       reason="needs the selenium package (pip install selenium)"),
-]
+pytestmark = REQUIREMENTS
 
 # JavaScript run in the page; JupyterLab exposes its application object as window.jupyterapp
 # when started with --LabApp.expose_app_in_browser=True.
@@ -129,34 +118,6 @@ def jupyterlab(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,1000", f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def test_panel_redraws_when_a_slider_moves(jupyterlab, browser, tmp_path):

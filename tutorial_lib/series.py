@@ -8,12 +8,16 @@ Each notebook runs in a fresh kernel, in order (later notebooks load the models 
 export). Executed copies appear in the run folder only when complete (written to a temporary
 name, then renamed); a failed notebook is kept as ``NAME.failed.ipynb`` and the series goes on.
 Figures the notebooks save go to ``<run>/figures``, their headline numbers to ``<run>/results``.
+``<run>/summary.json`` records the mode and why, the device, date, Python and torch versions, the
+arguments, and per notebook its seconds, status and the parameters passed to it
+(``python -m tutorial_lib.site --run <run>`` builds the course website from it).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -80,6 +84,22 @@ def choose_mode(requested: str) -> tuple[bool, str]:
     return False, f"GPU {torch.cuda.get_device_name(0)} and MNIST available"
 
 
+def describe_machine() -> dict:
+    """What ran the series, for summary.json: device (GPU name, or CPU and its thread count), Python, torch."""
+    import torch
+    if torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    else:
+        device = f"CPU ({torch.get_num_threads()} threads)"
+        try:
+            model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                         if line.startswith("model name"))
+            device = f"CPU {model} ({torch.get_num_threads()} threads)"
+        except (OSError, StopIteration):
+            pass
+    return {"device": device, "python": platform.python_version(), "torch": torch.__version__}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -108,19 +128,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{len(notebooks)} notebooks -> {out}")
 
-    outcomes = []
+    outcomes, passed = [], []
+    started = datetime.now().astimezone()
     t0 = time.perf_counter()
     for nb in notebooks:
         params = {"figures_dir": str(out / "figures"), "results_json": str(out / "results" / f"{nb.stem}.json")}
         outcome = run_notebook(nb, out / nb.name, params)
         outcomes.append(outcome)
+        passed.append({k: v for k, v in params.items() if k in declared_parameters(nb)})
         status = "ok" if outcome.ok else f"FAILED ({outcome.error})"
         print(f"  {nb.stem:<28} {outcome.seconds:7.1f} s  {status}", flush=True)
     total = time.perf_counter() - t0
 
     summary = {"mode": "smoke" if smoke else "full", "reason": reason, "seconds": total,
-               "notebooks": [{"name": o.notebook, "ok": o.ok, "seconds": o.seconds, "error": o.error}
-                             for o in outcomes]}
+               "date": started.isoformat(timespec="seconds"), **describe_machine(),
+               "arguments": {"mode": args.mode or "auto", "only": args.only, "out": str(out)},
+               "notebooks": [{"name": o.notebook, "ok": o.ok, "seconds": o.seconds, "error": o.error,
+                              "parameters": p} for o, p in zip(outcomes, passed)]}
     runtime.atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     failed = [o for o in outcomes if not o.ok]
     print(f"{len(outcomes) - len(failed)}/{len(outcomes)} notebooks executed in {total:.0f} s; "

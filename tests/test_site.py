@@ -1,0 +1,217 @@
+"""The course website (python -m tutorial_lib.site), built from a small smoke run of the series.
+
+The build test executes two notebooks (00 and 03, about 35 s on one CPU thread) and builds their
+site (about 10 s); everything lands in the session's temporary folder (tests/conftest.py). The
+browser test is opt-in, like tests/test_browser_panel.py::
+
+    TUTORIAL_BROWSER_TESTS=1 TUTORIAL_SITE_FRONT_SCREENSHOT=docs/site_front.png \\
+    TUTORIAL_SITE_PAGE_SCREENSHOT=docs/site_05.png python -m pytest -p no:cacheprovider tests/test_site.py
+
+It opens the front page and a notebook page (05's when the run has it) in headless Chromium, checks
+that MathJax typeset the equations, and saves the screenshots (default docs/site_front.png and
+docs/site_05.png). Set ``TUTORIAL_SITE_RUN`` to a run folder to build the site of that run instead of
+executing 00 and 03 (the run folder is not changed: the site goes to the test's temporary folder).
+"""
+import json
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from headless_browser import REQUIREMENTS, browser, wait_for  # noqa: F401 (browser is a fixture)
+from tutorial_lib import runtime, series, site
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*Check CHANGES for Sphinx API modifications")   # myst's, not ours
+
+COLAB = ("https://colab.research.google.com/github/generative-models-tutorial/generative-models-tutorial"
+         "/blob/main/notebooks/")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """(run folder, site folder) of a smoke run of notebooks 00 and 03 (or of ``TUTORIAL_SITE_RUN``)."""
+    if os.environ.get("TUTORIAL_SITE_RUN"):
+        run = Path(os.environ["TUTORIAL_SITE_RUN"])
+        return run, site.build(run, tmp_path_factory.mktemp("site") / "html").parent
+    run = tmp_path_factory.mktemp("site") / "run"
+    assert series.main(["--smoke", "--only", "00", "03", "--out", str(run)]) == 0
+    index = site.build(run)
+    assert index == run / "site" / "index.html"
+    return run, index.parent
+
+
+class Links(HTMLParser):
+    """Every href and src in a page, every id, and the script and stylesheet addresses."""
+
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids, self.scripts, self.styles = [], set(), [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        for name in ("href", "src"):
+            if attrs.get(name):
+                self.links.append(attrs[name])
+        if tag == "script" and attrs.get("src"):
+            self.scripts.append(attrs["src"])
+        if tag == "link" and "stylesheet" in (attrs.get("rel") or ""):
+            self.styles.append(attrs.get("href", ""))
+
+
+def parse(page: Path) -> Links:
+    links = Links()
+    links.feed(page.read_text(encoding="utf-8"))
+    return links
+
+
+def text_of(page: Path) -> str:
+    """The page's text without tags, entities resolved, whitespace collapsed."""
+    import html
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))).split())
+
+
+def test_one_page_per_notebook_with_its_outputs_math_and_banner(built):
+    run, out = built
+    executed = sorted(p.stem for p in run.glob("[0-9][0-9]_*.ipynb"))
+    assert executed
+    assert sorted(p.stem for p in out.glob("[0-9][0-9]_*.html")) == executed
+    assert (out / "index.html").exists()
+    summary = json.loads((run / "summary.json").read_text())
+
+    page = out / f"{executed[-1]}.html"
+    source = page.read_text(encoding="utf-8")
+    assert 'class="math notranslate nohighlight"' in source             # equations for MathJax to typeset
+    links = parse(page)
+    assert "_static/mathjax/tex-chtml.js" in links.scripts and (out / "_static/mathjax/tex-chtml.js").exists()
+    images = [link for link in links.links if link.startswith("_images/") and link.endswith(".png")]
+    assert images, "a figure from the notebook's outputs"
+    assert all((out / unquote(i)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    words = text_of(page)
+    assert site.run_facts(summary) in words and summary["device"] in words and summary["date"][:10] in words
+    assert "Smoke run: results are NOT meaningful" in words
+    assert COLAB + f"{executed[-1]}.ipynb" in links.links
+
+
+def test_the_front_page_lists_the_notebooks_the_run_and_the_smoke_warning(built):
+    run, out = built
+    summary = json.loads((run / "summary.json").read_text())
+    if not os.environ.get("TUTORIAL_SITE_RUN"):          # what series.py records about the run
+        assert summary["device"].startswith("CPU") and summary["python"] and summary["torch"]
+        assert summary["arguments"]["only"] == ["00", "03"] and "parameters" in summary["notebooks"][0]
+    index = out / "index.html"
+    words, links = text_of(index), parse(index)
+    for nb in sorted(run.glob("[0-9][0-9]_*.ipynb")):
+        title = site.notebook_title(json.loads(nb.read_text()), "")
+        assert title and title in words
+        assert f"{nb.stem}.html" in links.links and COLAB + nb.name in links.links
+    assert f"Executed on {summary['device']}, {site.format_date(summary['date'])}, in smoke mode" in words
+    assert "results are NOT meaningful" in words
+    assert "No results table is available for this run" in words          # no notebook 08 in this run
+
+
+def test_every_local_link_resolves_and_nothing_comes_from_the_network(built):
+    _, out = built
+    pages = sorted(out.rglob("*.html"))
+    for page in pages:
+        links = parse(page)
+        for url in links.scripts + links.styles:
+            assert not re.match(r"(https?:)?//", url), f"{page.name} loads {url} from the network"
+        for link in links.links:
+            parts = urlsplit(link)
+            if parts.scheme or link.startswith("//"):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            assert target.exists(), f"{page.name} links to missing {link}"
+            if parts.fragment and target.suffix == ".html" and target.parent == out:
+                assert unquote(parts.fragment) in parse(target).ids, f"{page.name}: no #{parts.fragment} in {target.name}"
+
+
+def test_a_run_without_notebooks_gets_one_clear_message(tmp_path, capsys):
+    empty = tmp_path / "empty-run"
+    empty.mkdir()
+    with pytest.raises(site.SiteError, match="holds no executed notebooks"):
+        site.build(empty)
+    assert site.main(["--run", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "python -m tutorial_lib.series" in err and "Traceback" not in err
+    assert site.main(["--run", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (empty / "site").exists()
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / "thesis.tex").write_text("mine")
+    with pytest.raises(site.SiteError, match="not a site this command built"):
+        site.build(empty, tmp_path / "papers")
+    assert (tmp_path / "papers" / "thesis.tex").read_text() == "mine"
+
+
+def test_an_older_summary_without_device_or_date_still_makes_a_front_page(tmp_path):
+    run = tmp_path / "old-run"
+    run.mkdir()
+    shutil.copyfile(runtime.REPO_ROOT / "notebooks" / "00_setup_and_data.ipynb", run / "00_setup_and_data.ipynb")
+    (run / "summary.json").write_text(json.dumps({"mode": "full", "reason": "x", "seconds": 60, "notebooks": [
+        {"name": "00_setup_and_data", "ok": True, "seconds": 60, "error": ""}]}))
+    site.write_sources(run, tmp_path / "src")
+    index = (tmp_path / "src" / "index.md").read_text()
+    assert "device not recorded" in index and "NOT meaningful" not in index
+    assert "[open in Colab](" + COLAB + "00_setup_and_data.ipynb)" in index
+    assert "nb_execution_mode = 'off'" in (tmp_path / "src" / "conf.py").read_text()
+
+
+def test_a_run_with_notebook_08_shows_its_results_table(tmp_path):
+    from test_results import make_run
+
+    run = make_run(tmp_path, "full")
+    shutil.copyfile(runtime.REPO_ROOT / "notebooks" / "04_vae.ipynb", run / "04_vae.ipynb")
+    site.write_sources(run, tmp_path / "src")
+    index = (tmp_path / "src" / "index.md").read_text()
+    assert "| VAE (04) |" in index and "99.5 nats" in index and "### Training time" in index
+    assert "![vae_samples.png](figures/vae_samples.png)" in index and (tmp_path / "src/figures/vae_samples.png").exists()
+    assert "No results table" not in index
+
+
+def test_links_that_leave_the_site_point_at_the_repository():
+    text = "see [results](../docs/results.md#top), [05](05_gan.ipynb), [04](04_vae.ipynb), [paper](https://x.org/a)"
+    assert site.relink(text, {"05_gan.ipynb"}) == (
+        f"see [results]({runtime.REPO_URL}/blob/main/docs/results.md#top), [05](05_gan.ipynb), "
+        f"[04]({runtime.REPO_URL}/blob/main/notebooks/04_vae.ipynb), [paper](https://x.org/a)")
+
+
+def needs_a_browser(test):
+    for mark in REQUIREMENTS:
+        test = mark(test)
+    return test
+
+
+@needs_a_browser
+def test_the_site_in_a_browser(built, browser):
+    from selenium.webdriver.common.by import By
+
+    run, out = built
+    front = Path(os.environ.get("TUTORIAL_SITE_FRONT_SCREENSHOT", runtime.REPO_ROOT / "docs" / "site_front.png"))
+    second = Path(os.environ.get("TUTORIAL_SITE_PAGE_SCREENSHOT", runtime.REPO_ROOT / "docs" / "site_05.png"))
+    pages = sorted(out.glob("[0-9][0-9]_*.html"))
+    page = next((p for p in pages if p.name.startswith("05_")), pages[-1])
+
+    browser.get((out / "index.html").as_uri())
+    assert site.PROJECT in browser.title
+    assert "Executed on" in browser.find_element(By.TAG_NAME, "body").text
+    front.parent.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(front))
+
+    browser.get(page.as_uri())
+    heading = browser.find_element(By.CSS_SELECTOR, "div.body h1").text
+    assert heading and heading.split("·")[0].strip() == page.stem[:2]
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "mjx-container"), 30, "MathJax to typeset the equations")
+    assert not browser.find_elements(By.CSS_SELECTOR, "mjx-merror"), "an equation MathJax could not typeset"
+    image = browser.find_element(By.CSS_SELECTOR, "img[src^='_images/']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", image)
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", image)
+    second.parent.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(second))
+    assert front.stat().st_size > 10_000 and second.stat().st_size > 10_000
