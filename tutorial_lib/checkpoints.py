@@ -32,10 +32,15 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:10]
 
 
+def run_key(method_name: str, config: dict) -> str:
+    """``<method>-<hash>``: a run's name, for its folder and for a shipped model of it."""
+    return f"{method_name}-{config_hash(config)}"
+
+
 def run_dir(method_name: str, config: dict, root: str | Path | None = None) -> Path:
     """``<runs>/checkpoints/<method>-<hash>``: where a configuration's checkpoints live."""
     root = Path(root) if root is not None else runtime.runs_dir()
-    return root / "checkpoints" / f"{method_name}-{config_hash(config)}"
+    return root / "checkpoints" / run_key(method_name, config)
 
 
 class CorruptCheckpoint(RuntimeError):

@@ -284,8 +284,26 @@ def describe() -> str:
 # ----------------------------------------------------------------------------- notebook parameters
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-WHERE_ONLY = frozenset({"results_json", "figures_dir", "data_root", "device"})
-"""Parameters that say where things go or run, not what is trained: changing them keeps a run the series' own."""
+WHERE_ONLY = frozenset({"results_json", "figures_dir", "data_root", "device", "lecture", "train_from_scratch"})
+"""Parameters that say where things go or run, or whether the series' model is loaded or trained
+here, not how it is trained: changing them keeps a run (and what it exports) the series' own."""
+
+
+def lecture_preset(namespace: dict, shorter: dict[str, Any], skipped: str = "") -> dict:
+    """The lecture preset: set the extra runs' settings in ``shorter`` (a notebook's ``globals()``
+    is ``namespace``), never making anything longer than it already is (so smoke mode stays
+    small), and say in one line what it changed. The series' models are not among them."""
+    changed = {}
+    for name, value in shorter.items():
+        old = namespace[name]
+        new = (min(old, value) if isinstance(value, (int, float)) and not isinstance(value, bool)
+               else value if isinstance(value, list) and len(value) < len(old) else old)
+        if new != old:
+            namespace[name], changed[name] = new, (old, new)
+    what = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
+    print("LECTURE PRESET: shorter extra runs for a live class (" + (what or "nothing to shorten here")
+          + ")" + (f"; {skipped}" if skipped else "") + ". The series' model is the same as at the defaults.")
+    return changed
 
 
 def parameters_cell(notebook: str | os.PathLike) -> str:

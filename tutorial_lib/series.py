@@ -3,6 +3,7 @@
     python -m tutorial_lib.series                 # auto: full where a GPU and MNIST are at hand, else smoke
     python -m tutorial_lib.series --smoke         # the embedded sample, tiny settings (seconds per notebook)
     python -m tutorial_lib.series --full --only 04 05 --out runs/my-run
+    python -m tutorial_lib.series --full --lecture  # the defaults, shipped models, shorter extra runs
 
 Each notebook runs in a fresh kernel, in order (later notebooks load the models earlier ones
 export). Executed copies appear in the run folder only when complete (written to a temporary
@@ -107,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--full", action="store_const", const="full", dest="mode")
     parser.add_argument("--out", type=Path, help="run folder (default runs/series-<time>)")
     parser.add_argument("--only", nargs="*", default=None, help="notebook number prefixes, e.g. 04 05")
+    parser.add_argument("--lecture", action="store_true",
+                        help="the lecture preset in the notebooks that have one (shorter extra runs; shipped models)")
     args = parser.parse_args(argv)
 
     smoke, reason = choose_mode(args.mode or "auto")
@@ -132,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now().astimezone()
     t0 = time.perf_counter()
     for nb in notebooks:
-        params = {"figures_dir": str(out / "figures"), "results_json": str(out / "results" / f"{nb.stem}.json")}
+        params = {"figures_dir": str(out / "figures"), "results_json": str(out / "results" / f"{nb.stem}.json"),
+                  **({"lecture": True} if args.lecture else {})}
         outcome = run_notebook(nb, out / nb.name, params)
         outcomes.append(outcome)
         passed.append({k: v for k, v in params.items() if k in declared_parameters(nb)})
@@ -142,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {"mode": "smoke" if smoke else "full", "reason": reason, "seconds": total,
                "date": started.isoformat(timespec="seconds"), **describe_machine(),
-               "arguments": {"mode": args.mode or "auto", "only": args.only, "out": str(out)},
+               "arguments": {"mode": args.mode or "auto", "only": args.only, "out": str(out),
+                             "lecture": args.lecture},
                "notebooks": [{"name": o.notebook, "ok": o.ok, "seconds": o.seconds, "error": o.error,
                               "parameters": p} for o, p in zip(outcomes, passed)]}
     runtime.atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())

@@ -34,7 +34,7 @@ import filelock
 import torch
 from tqdm.auto import tqdm
 
-from tutorial_lib import checkpoints, data, runtime
+from tutorial_lib import checkpoints, data, pretrained, runtime
 from tutorial_lib.methods.base import Method, Phase
 from tutorial_lib.step import StaticStep, batches_per_iteration, prepare_optimizers
 
@@ -135,7 +135,7 @@ class _LossMeter:
 def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed: int = 0,
         callbacks: tuple[Callback, ...] | list[Callback] = (), checkpoint_dir: str | Path | None = "auto",
         resume: bool = True, log_every: int = 50, checkpoint_seconds: float = 120.0,
-        progress: bool = True, graph: bool = False) -> History:
+        progress: bool = True, graph: bool = False, shipped: bool = False) -> History:
     """Train ``method`` on ``train`` for ``epochs`` passes; returns the :class:`History`.
 
     The dataset (images as uint8, and labels) is moved to the method's device once. Each epoch
@@ -156,6 +156,10 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     Each iteration is a :class:`tutorial_lib.step.StaticStep`: driven by device tensors only.
     With ``graph=True`` on a CUDA device it is recorded once as a CUDA graph and replayed (falling
     back to eager execution, with one line, if recording fails); on the CPU it always runs eagerly.
+
+    With ``shipped=True`` a model that ships with the series for exactly these settings and this
+    number of epochs (:mod:`tutorial_lib.pretrained`) is loaded instead of training, with one line
+    saying so; its history is the shipped run's. Any other setting trains as usual.
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("log_every", log_every)):
         runtime.check_positive_int(name, value)
@@ -168,11 +172,21 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
                   "batch_size": batch_size, "seed": seed}
     if any(p.lr_factor is not None for p in phases):
         run_config["epochs"] = epochs      # a schedule over the run: its length is part of the trajectory
+    if shipped:
+        record = pretrained.find(method.name, run_config, epochs)
+        if record is not None:
+            history = History(**pretrained.load_into(method, record))
+            print(pretrained.loaded_line(record))
+            return history
+        if not runtime.smoke_mode():
+            print(f"No shipped {method.name} model for these settings and {epochs} epochs: training it here.")
     graph = graph and device.type == "cuda"
     if graph:
         prepare_optimizers(phases, device)     # before any optimizer state exists or is loaded
     with _RunFolder(method.name, run_config, checkpoint_dir) as run:
         history, at = _resume_or_start(method, run, epochs, seed, device, resume)
+        if shipped:
+            pretrained.log_fit(run.folder, epochs)
         if at.epoch >= epochs:
             print(f"Already trained for {at.epoch} epochs, as asked: nothing to do.")
             return history

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from tutorial_lib import checkpoints
+from tutorial_lib import checkpoints, pretrained
 from tutorial_lib.methods.aegan import AEGAN, REMEDIES, SERIES_REMEDY, AEGANConfig, ExPostGMM
 from tutorial_lib.methods.base import Batch, Method, Phase
 from tutorial_lib.methods.cvaegan import CVAEGAN, CVAEGANConfig
@@ -83,18 +83,24 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> Method:
     return model.to(device).eval()
 
 
-def load_series_model(name: str, device: torch.device | str = "cpu") -> Method | None:
-    """The series' own model ``<runs>/models/<name>.pt`` (exported at a notebook's defaults), or None.
+def load_series_model(name: str, device: torch.device | str = "cpu", shipped: bool = True) -> Method | None:
+    """The series' own model: ``<runs>/models/<name>.pt`` (exported by its notebook at its defaults),
+    else (with ``shipped``) the one that ships with the series; None when there is neither.
 
     Prints which model it loaded: its notebook, settings, epochs, device, and when and where it
     was trained, so a comparison always says what it compares.
     """
     path = checkpoints.models_dir() / f"{name}.pt"
-    if not path.exists():
-        return None
-    model = load_model(path, device)
-    print(f"{name}: loaded {path}\n    {checkpoints.describe(model.record)}")
-    return model
+    if path.exists():
+        model = load_model(path, device)
+        print(f"{name}: loaded {path}\n    {checkpoints.describe(model.record)}")
+        return model
+    if shipped and name in pretrained.read_index()["names"]:
+        model = pretrained.load(name, device)
+        print(f"{name}: no {path} from this machine's runs; loaded the shipped model\n    "
+              f"{pretrained.describe(pretrained.read_index()['models'][pretrained.resolve(name)])}")
+        return model
+    return None
 
 
 __all__ = ["VAE", "VAEConfig", "GAN", "GANConfig", "WGAN", "WGANConfig", "AEGAN", "AEGANConfig",

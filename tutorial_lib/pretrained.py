@@ -1,0 +1,301 @@
+"""Trained models that ship with the series, and the one command that makes them again.
+
+    python -m tutorial_lib.pretrained list
+    python -m tutorial_lib.pretrained sample dcgan --n 10000 --out x.pt [--seed 0] [--png grid.png]
+    python -m tutorial_lib.pretrained build [--only 04 05] [--runs FOLDER] [--device auto]
+
+A shipped model is a *finished training run at a notebook's default settings*: its weights (no
+optimizer state, stored as float16 to keep the repository small), the run's history (losses,
+per-epoch figures, sample grids) and a record of how it was made: config, data, epochs trained,
+device, training seconds, and its Fréchet distance on the shipped evaluator (10,000 samples,
+3 seeds), measured on the stored float16 weights.
+
+It is filed under the key ``fit()`` already gives a run folder, ``<method>-<hash of everything
+that decides the trajectory>`` (see :func:`tutorial_lib.checkpoints.run_key`). So
+``trainer.fit(..., shipped=True)`` finds it for exactly the settings it was trained with and
+the same number of epochs, loads it (checking its SHA-256 first) instead of training, and says so
+in one line; any other setting finds nothing and trains as before.
+
+``build`` executes the notebooks 04-07 with papermill at their defaults (``lecture=True`` so that
+only what the lesson needs is trained; nothing shipped is visible to them, so they train), then
+files every run they asked ``fit(..., shipped=True)`` for. A changed recipe is one command away
+from fresh weights.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from tutorial_lib import checkpoints, runtime
+
+SHIPPED_ENV = "TUTORIAL_SHIPPED"
+"""Environment variable: another folder of shipped models (the tests use a temporary one)."""
+INDEX = "index.json"
+MAX_BYTES = 25_000_000                 # the whole folder, weights and records
+BUILD_NOTEBOOKS = ("04_vae", "05_gan", "06_wgan_gp", "07_aegan")
+ALIASES = {"dcgan": "gan"}             # the CLI's names for the series' models (methods.SERIES)
+FIT_LOG_ENV = "TUTORIAL_FIT_LOG"       # set by build: fit(..., shipped=True) notes each run folder there
+FD_SEEDS = (0, 1, 2)
+FD_N = 10_000
+
+
+def shipped_dir() -> Path:
+    return Path(os.environ.get(SHIPPED_ENV) or Path(__file__).resolve().parent / "shipped")
+
+
+def read_index(folder: Path | None = None) -> dict:
+    """``{"models": {key: record}, "names": {series name: key}}``; empty when nothing ships."""
+    path = (folder or shipped_dir()) / INDEX
+    if not path.exists():
+        return {"models": {}, "names": {}}
+    return json.loads(path.read_text())
+
+
+def find(method_name: str, run_config: dict, epochs: int) -> dict | None:
+    """The record of the shipped run with exactly these settings and ``epochs`` epochs, or None."""
+    record = read_index()["models"].get(checkpoints.run_key(method_name, run_config))
+    if record is None or record["run"].get("epochs_trained") != epochs:
+        return None
+    return record
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_into(method: torch.nn.Module, record: dict) -> dict:
+    """Check the file's SHA-256, load its weights into ``method``; return the run's history state."""
+    path = shipped_dir() / record["file"]
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is listed in {shipped_dir() / INDEX} but missing: restore it with "
+                                f"`git checkout -- {path.name}` in {path.parent}, or set train_from_scratch=True")
+    if sha256(path) != record["sha256"]:
+        raise checkpoints.CorruptCheckpoint(
+            f"{path} does not match the SHA-256 recorded in {INDEX} (changed or damaged since it was built). "
+            f"Restore it (git checkout), rebuild with `python -m tutorial_lib.pretrained build`, or set "
+            f"train_from_scratch=True to train the model here.")
+    payload = checkpoints.load(path, map_location=next(method.parameters()).device)
+    method.load_state_dict(payload["state_dict"])      # float16 copied into the model's float32 parameters
+    history = payload["history"]
+    history["run"] = {**history["run"], "shipped": True, "shipped_file": str(path), "run_dir": None,
+                      "fd_shipped": record.get("fd")}
+    return history
+
+
+def describe(record: dict) -> str:
+    """One line: what the shipped model is and how it was made."""
+    run = record["run"]
+    fd = record.get("fd")
+    quality = f"; FD {fd['mean']:.1f} ± {fd['std']:.1f} (N = {fd['n']:,})" if fd else ""
+    return (f"{record.get('name') or record['key']}: {record.get('notebook', '?')} at its defaults, "
+            f"{run.get('epochs_trained')} epoch{'' if run.get('epochs_trained') == 1 else 's'} on {run.get('dataset')} in {run.get('train_seconds', float('nan')):.0f} s "
+            f"on {run.get('device_name', '?')}, finished {run.get('finished_at', '?')}{quality}")
+
+
+def loaded_line(record: dict) -> str:
+    return (f"Loaded the shipped model instead of training ({describe(record)}). "
+            f"These are its exact settings; set train_from_scratch=True to train it here.")
+
+
+# ----------------------------------------------------------------------------- the series' models
+
+
+def resolve(name: str) -> str:
+    """A series model's name (``vae``, ``gan``/``dcgan``, ``wgan_gp``, ``aegan``) -> its shipped key."""
+    names = read_index()["names"]
+    key = names.get(ALIASES.get(name, name))
+    if key is None:
+        known = sorted(set(names) | {a for a, n in ALIASES.items() if n in names})
+        raise ValueError(f"no shipped model named {name!r}; shipped: {', '.join(known) or 'none'} "
+                         f"(in {shipped_dir()})")
+    return key
+
+
+def load(name: str, device: torch.device | str = "cpu"):
+    """The shipped series model ``name`` (e.g. ``"dcgan"``), in eval mode, with ``.record``."""
+    from tutorial_lib import methods
+    record = read_index()["models"][resolve(name)]
+    model = methods.build(record["method"], **record["config"]).to(device)
+    load_into(model, record)
+    model.record = {**record["run"], "shipped": True, "notebook": record.get("notebook"), "changed_parameters": {},
+                    "shipped_file": record["file"], "fd": record.get("fd")}
+    return model.eval()
+
+
+def sample(name: str, n: int, seed: int = 0, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``n`` samples (n, 1, 28, 28) in [-1, 1] from the shipped model ``name``, seeded."""
+    from tutorial_lib import metrics
+    runtime.check_positive_int("n", n)
+    model = load(name, device)
+    return metrics.draw(model, n, seed).float().cpu()
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def log_fit(run_dir: Path | None, epochs: int) -> None:
+    """Called by ``fit``: under ``build``, note which run folder a notebook trained or reused."""
+    log = os.environ.get(FIT_LOG_ENV)
+    if log and run_dir is not None:
+        with open(log, "a") as f:
+            f.write(json.dumps({"run_dir": str(run_dir), "epochs": epochs}) + "\n")
+
+
+def _fd(model, device) -> dict:
+    from tutorial_lib import data, evaluator, metrics
+    judge = evaluator.load_evaluator("mnist", device)
+    test = data.load("mnist-sample" if runtime.smoke_mode() else "mnist", "test")
+    n = min(FD_N, len(test))
+    report = metrics.evaluate(model, test.x[:n].to(device), judge, n=n, seeds=FD_SEEDS)
+    return {"mean": report.mean("FD"), "std": report.std("FD"), "n": n, "seeds": list(FD_SEEDS),
+            "evaluator": "mnist", **{k: report.mean(k) for k in ("precision", "recall", "KID")}}
+
+
+def ship_run(run_dir: Path, notebook: str, name: str | None, out: Path, device, measure: bool = True) -> dict:
+    """File one finished run folder as a shipped model in ``out``; return its record (with its
+    Fréchet distance, measured on the stored weights, when it makes images and ``measure``)."""
+    from tutorial_lib import methods
+    ckpt = checkpoints.read_training(run_dir, torch.device("cpu"))
+    history, run = ckpt["history"], ckpt["history"]["run"]
+    if ckpt["epoch"] != run.get("epochs_asked") or ckpt["iteration"]:
+        raise ValueError(f"{run_dir} is not a finished run ({ckpt['epoch']} of {run.get('epochs_asked')} epochs)")
+    key = run_dir.name
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["method"].items()}
+    model = methods.build(run["method"], **run["config"]).to(device)
+    model.load_state_dict(state)
+    model.eval()
+    images = model.sample(2).dim() == 4 if hasattr(model, "sample") else False
+    file = f"{key}.pt"
+    history["run"] = {k: v for k, v in run.items() if k != "run_dir"}
+    checkpoints.save(out / file, {"method": run["method"], "config": run["config"], "state_dict": state,
+                                  "history": history})
+    record = {"key": key, "name": name, "notebook": notebook, "method": run["method"], "config": run["config"],
+              "run_config": checkpoints.read_config(run_dir),
+              "file": file, "sha256": sha256(out / file), "bytes": (out / file).stat().st_size,
+              "stored_as": "float16", "run": history["run"],
+              "fd": _fd(model, device) if images and measure else None,
+              "built_at": datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
+              "torch": str(torch.__version__), "smoke": runtime.smoke_mode()}
+    return record
+
+
+def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None = None, device: str = "auto",
+          progress: bool = True) -> dict:
+    """Execute ``notebooks`` at their defaults (lecture preset, trained here) and ship what they trained."""
+    from tutorial_lib import series
+    out = out or shipped_dir()
+    runs = Path(runs or runtime.REPO_ROOT / "runs" / f"pretrained-build-{datetime.now():%Y%m%d-%H%M%S}")
+    os.environ[runtime.RUNS_ENV] = str(runs)
+    os.environ[runtime.HEADLESS_ENV] = "1"
+    dev = runtime.get_device(device)
+    index = read_index(out)
+    staging = runs / "build" / "nothing-shipped"
+    staging.mkdir(parents=True, exist_ok=True)
+    shipped = {}
+    for nb in notebooks:
+        log = runs / "build" / f"{nb}.fits.jsonl"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+        os.environ[FIT_LOG_ENV] = str(log)
+        t0 = time.perf_counter()
+        print(f"{nb}: executing at its defaults (lecture preset, trained here) ...", flush=True)
+        os.environ[SHIPPED_ENV] = str(staging)         # the notebook finds nothing shipped: it trains (or resumes)
+        try:
+            outcome = series.run_notebook(runtime.NOTEBOOKS_DIR / f"{nb}.ipynb", runs / "build" / f"{nb}.ipynb",
+                                          {"lecture": True, "device": device}, progress=progress)
+        finally:
+            os.environ[SHIPPED_ENV] = str(out)
+        if not outcome.ok:
+            raise SystemExit(f"{nb} failed ({outcome.error}); see {outcome.output}. Nothing was shipped for it.")
+        names = _exported_names(runs)
+        fits = {json.loads(line)["run_dir"] for line in log.read_text().splitlines() if line.strip()}
+        for run_dir in sorted(fits):
+            record = ship_run(Path(run_dir), nb, names.get(run_dir), out, dev)
+            shipped[record["key"]] = record
+            print(f"  shipped {describe(record)}", flush=True)
+        print(f"{nb}: done in {time.perf_counter() - t0:.0f} s", flush=True)
+    os.environ.pop(FIT_LOG_ENV, None)
+    # the rebuilt notebooks' old models go; the others' stay
+    kept = {k: r for k, r in index["models"].items() if r.get("notebook") not in notebooks}
+    models = {**kept, **shipped}
+    for stale in set(index["models"]) - set(models):
+        (out / index["models"][stale]["file"]).unlink(missing_ok=True)
+    new_index = {"models": models, "names": {r["name"]: k for k, r in models.items() if r.get("name")}}
+    runtime.atomic_write_bytes(out / INDEX, (json.dumps(new_index, indent=1, sort_keys=True) + "\n").encode())
+    total = sum((out / r["file"]).stat().st_size for r in models.values()) + (out / INDEX).stat().st_size
+    print(f"{len(models)} shipped models in {out}: {total / 1e6:.1f} MB in all (limit {MAX_BYTES / 1e6:.0f} MB)")
+    if total > MAX_BYTES:
+        raise SystemExit(f"the shipped models take {total / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB limit")
+    return new_index
+
+
+def _exported_names(runs: Path) -> dict[str, str]:
+    """run folder -> series name, from the models the notebooks exported (``<runs>/models/<name>.pt``)."""
+    names = {}
+    for path in sorted((runs / "models").glob("*.pt")):
+        record = checkpoints.load(path).get("record") or {}
+        if record.get("run_dir"):
+            names[record["run_dir"]] = path.stem
+    return names
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tutorial_lib.pretrained", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the shipped models and how each was made")
+    s = sub.add_parser("sample", help="write N samples of a shipped model as a tensor file (and a PNG grid)")
+    s.add_argument("model", help="vae, dcgan (or gan), wgan_gp or aegan")
+    s.add_argument("--n", type=int, required=True, help="number of samples")
+    s.add_argument("--out", type=Path, required=True, help="file for the (N, 1, 28, 28) tensor in [-1, 1]")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--png", type=Path, help="also save a grid of the first 64 samples here")
+    s.add_argument("--device", default="cpu")
+    b = sub.add_parser("build", help="train the notebooks' models at their defaults and ship them")
+    b.add_argument("--only", nargs="*", help="notebook number prefixes, e.g. 04 05 (default: 04-07)")
+    b.add_argument("--runs", type=Path, help="runs folder to train in (finished runs there are reused)")
+    b.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        index = read_index()
+        if not index["models"]:
+            print(f"no shipped models in {shipped_dir()}")
+        for record in index["models"].values():
+            print(describe(record))
+        return 0
+    if args.command == "sample":
+        try:
+            runtime.check_positive_int("--n", args.n)
+            runtime.check_non_negative_int("--seed", args.seed)
+            x = sample(args.model, args.n, seed=args.seed, device=args.device)
+        except (ValueError, TypeError) as err:
+            parser.exit(2, f"error: {err}\n")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(x, args.out)
+        print(f"wrote {tuple(x.shape)} samples of {args.model} (seed {args.seed}) to {args.out}")
+        if args.png:
+            from tutorial_lib import plots
+            plots.save_images(x[:64], args.png)
+            print(f"grid of the first {min(64, len(x))} in {args.png}")
+        return 0
+    chosen = BUILD_NOTEBOOKS if not args.only else [nb for nb in BUILD_NOTEBOOKS if nb[:2] in args.only]
+    if not chosen:
+        parser.exit(2, f"error: --only {' '.join(args.only)} selects none of {', '.join(BUILD_NOTEBOOKS)}\n")
+    build(chosen, runs=args.runs, device=args.device)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
