@@ -112,6 +112,15 @@ def class_labels(n: int, y: Tensor | None, device: torch.device) -> Tensor:
 
 @dataclass
 class CVAEGANConfig:
+    """Settings of :class:`CVAEGAN`.
+
+    The four λ defaults are the numbers Bao et al. 2017 give (λ_KL = 3, λ_G = 1, λ_GD = λ_GC = 10⁻³;
+    the source gives none), kept as they are rather than rescaled for digits. The same numbers do not
+    give the paper's balance between the terms: its pixel sum runs over 128 × 128 × 3 = 49,152 values
+    and its L_G also matches f_C, while here the pixel sum runs over 784 values and L_G matches f_D
+    only (the source's form, see ``pairwise_classifier_features``), so L_KL weighs relatively more
+    against reconstruction here than in the paper.
+    """
     variant: str = "cvaegan"
     """'cvaegan' (E, G, D, C), 'cvae' (E and G only) or 'cgan' (G and a class-conditional D)."""
     generator_loss: str = "feature_matching"

@@ -21,7 +21,9 @@ source writes them (weights λ are ours to set; see :class:`IPGANConfig`):
     L_D  = −E log D(x_a) − E log(1 − D(x′))
     L_GD = ½ ‖f_D(x′) − f_D(x_a)‖²                              (x′ should look like x_a)
 
-Unlike CVAE-GAN's centres, L_GC and L_GD here compare each x′ with its own x_s and x_a.
+Unlike CVAE-GAN's centres, L_GC and L_GD here compare each x′ with its own x_s and x_a. A and G take one
+optimizer step on the sum of their terms, and x′ depends on A through z_a, so A receives the gradients
+of L_GC and L_GD as well as those of L_KL and L_GR (the source lists only the last two under A).
 
 The identity network is a classifier trained inside the method, not the shipped evaluator: the
 evaluator judges the results (does x′ read as x_s's digit?), and a judge whose own features built
@@ -69,6 +71,12 @@ def paired_feature_loss(features: Tensor, target_features: Tensor) -> Tensor:
 
 @dataclass
 class IPGANConfig:
+    """Settings of :class:`IPGAN`.
+
+    The source gives no loss weights for IP-GAN, and the paper's were not checked for this code: the
+    defaults (1 on L_KL, L_GC and L_GD; λ = 0.1 in L_GR) are our choice for digits. Notebook 10 passes its
+    CVAE-GAN ``kl_weight`` (3) for L_KL instead of this default.
+    """
     latent_dim: int = 16
     """Size of the attribute code z."""
     width: int = 64
@@ -84,7 +92,9 @@ class IPGANConfig:
     discriminator_weight: float = 1.0
     """Weight of L_GD (the source gives none)."""
     identity_epochs: int = 0
-    """> 0: I trains alone for this many epochs and is then fixed (the paper's pre-training); 0: I trains throughout."""
+    """> 0: I trains alone for this many epochs and is then fixed (the paper's pre-training); 0: I trains throughout.
+    0 by default, unlike the paper, so that a fit of any length trains every network (with
+    identity_epochs ≥ epochs only I would train); notebook 10 sets 1 at full size."""
     lr: float = 2e-4
     """Adam learning rate, every network."""
     beta1: float = 0.5
