@@ -203,6 +203,9 @@ def front_page(run: Path, summary: dict, pages: list[tuple[Path, dict]], src: Pa
         *([f"**{SMOKE_WARNING}**", ""] if is_smoke(summary) else []),
         f"**{run_facts(summary)}.**",
         *([f"Mode chosen because: {summary['reason']}."] if summary.get("reason") else []),
+        *(["With the **lecture preset** (`-p lecture True`): the series' models are the shipped ones where "
+           "their settings match, and the extra runs around them are shorter; each page says what it "
+           "shortened in its first lines."] if (summary.get("arguments") or {}).get("lecture") else []),
         f"Run folder `{run.name}`" + (f"; the notebooks' times add up to {summary['seconds'] / 60:.1f} minutes."
                                         if isinstance(summary.get("seconds"), (int, float)) else "."),
         "```", "",
@@ -221,6 +224,11 @@ def front_page(run: Path, summary: dict, pages: list[tuple[Path, dict]], src: Pa
         if record.get("name") not in shown:
             lines.append(f"| {record.get('name')} | – | [open in Colab]({colab_url(record.get('name', '') + '.ipynb')}) "
                          f"| **failed**: {_cell(record.get('error') or 'no executed copy')} |")
+    ran = shown | {r.get("name") for r in summary.get("notebooks", [])}
+    for path in sorted(runtime.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        if path.stem not in ran:
+            lines.append(f"| {path.stem} | {_cell(one_liners.get(path.name, '–'))} | "
+                         f"[open in Colab]({colab_url(path.name)}) | not executed in this run |")
     lines += ["", "## Results of this run", "", results_section(run, summary, src / "figures"), "",
               "## How this site was made", "",
               f"`python -m tutorial_lib.series` executed the notebooks into the run folder, then "
