@@ -291,6 +291,25 @@ def test_ipgan_generator_step_leaves_the_identity_network_alone(tiny):
     assert changed(before, model) == {"attributes", "generator"}
 
 
+def test_ipgan_attribute_encoder_learns_only_from_kl_and_reconstruction(monkeypatch):
+    """The source trains A on L_KL and L_GR: L_GC and L_GD reach G but never A."""
+    torch.manual_seed(0)
+    model = ipgan.IPGAN(ipgan.IPGANConfig(kl_weight=0.0, **IP_SMALL))
+    batch = methods.Batch(torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8) % 10)
+
+    def grads_of_a(loss):
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        return [p.grad for p in model.attributes.parameters()]
+
+    with_gr = grads_of_a(model.generator_loss(batch)[0])
+    assert any(g is not None and g.abs().max() > 0 for g in with_gr)             # L_GR reaches A
+    monkeypatch.setattr(ipgan, "identity_reconstruction_loss", lambda x_a, x_gen, same, w: 0.0 * x_gen.sum())
+    only_gc_gd = grads_of_a(model.generator_loss(batch)[0])                     # λ_KL = 0, L_GR gone
+    assert all(g is None or g.abs().max() == 0 for g in only_gc_gd)
+    assert any(p.grad is not None and p.grad.abs().max() > 0 for p in model.generator.parameters())
+
+
 def test_ipgan_samples_and_recombines():
     torch.manual_seed(0)
     model = methods.build("ipgan", **IP_SMALL).eval()

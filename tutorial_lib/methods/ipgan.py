@@ -22,8 +22,9 @@ source writes them (weights λ are ours to set; see :class:`IPGANConfig`):
     L_GD = ½ ‖f_D(x′) − f_D(x_a)‖²                              (x′ should look like x_a)
 
 Unlike CVAE-GAN's centres, L_GC and L_GD here compare each x′ with its own x_s and x_a. A and G take one
-optimizer step on the sum of their terms, and x′ depends on A through z_a, so A receives the gradients
-of L_GC and L_GD as well as those of L_KL and L_GR (the source lists only the last two under A).
+optimizer step on the sum of their terms, but A receives only the gradients of L_KL and L_GR, as the
+source lists them under A: L_GC and L_GD are computed on x′ decoded from the same code cut off from A
+(otherwise L_GD would push A's code to carry all of x_a, its digit too, against the split we measure).
 
 The identity network is a classifier trained inside the method, not the shipped evaluator: the
 evaluator judges the results (does x′ read as x_s's digit?), and a judge whose own features built
@@ -201,21 +202,23 @@ class IPGAN(Method):
         logits = self.classifier(batch.x)
         return F.cross_entropy(logits, batch.y), {"accuracy": (logits.argmax(1) == batch.y).float().mean().detach()}
 
-    def generate(self, x_s: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    def generate(self, x_s: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         """One draw of the game: pairs, then x′ = G(f_I(x_s), z_a), z_a ~ q(z | x_a).
 
-        Returns x_a, x′, same (B,) bool, and A's μ, log σ² for x_a.
+        Returns x_a, x′, same (B,) bool, A's μ, log σ² for x_a, and the identity vectors and codes
+        x′ was decoded from.
         """
         partner, same = self.pairs(len(x_s), x_s.device)
         x_a = x_s[partner]
         mu, logvar = self.encode(x_a)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-        return x_a, self.decode(self.identity_vector(x_s), z), same, mu, logvar
+        identity = self.identity_vector(x_s)
+        return x_a, self.decode(identity, z), same, mu, logvar, identity, z
 
     def discriminator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """L_D = −E log D(x_a) − E log(1 − D(x′))."""
         with torch.no_grad():
-            x_a, x_gen, _, _, _ = self.generate(batch.x)
+            x_a, x_gen, *_ = self.generate(batch.x)
         real_logits, fake_logits = self.discriminator(x_a), self.discriminator(x_gen)
         return losses.discriminator_loss(real_logits, fake_logits), {
             "D(x)": torch.sigmoid(real_logits).mean().detach(), "D(x')": torch.sigmoid(fake_logits).mean().detach()}
@@ -224,11 +227,14 @@ class IPGAN(Method):
         """A and G: λ_KL·L_KL + L_GR + λ_C·L_GC + λ_D·L_GD."""
         cfg, x_s = self.cfg, batch.x
         self.update_centres(self.identity_vector(x_s), batch.y)
-        x_a, x_gen, same, mu, logvar = self.generate(x_s)
+        x_a, x_gen, same, mu, logvar, identity, z = self.generate(x_s)
         kl = losses.kl_normal_standard(mu, logvar).mean()
         reconstruction = identity_reconstruction_loss(x_a, x_gen, same, cfg.different_weight)
-        keep_identity = paired_feature_loss(self.classifier.features(x_gen), self.classifier.features(x_s).detach())
-        look_real = paired_feature_loss(self.discriminator.features(x_gen), self.discriminator.features(x_a).detach())
+        # A learns from L_KL and L_GR only, as the source and the paper split it; G from all its terms.
+        # So L_GC and L_GD see x′ decoded again from the same code, cut off from A.
+        x_gen_g = self.decode(identity, z.detach())
+        keep_identity = paired_feature_loss(self.classifier.features(x_gen_g), self.classifier.features(x_s).detach())
+        look_real = paired_feature_loss(self.discriminator.features(x_gen_g), self.discriminator.features(x_a).detach())
         loss = (cfg.kl_weight * kl + reconstruction + cfg.classifier_weight * keep_identity
                 + cfg.discriminator_weight * look_real)
         return loss, {"kl": kl.detach(), "GR": reconstruction.detach(), "GC": keep_identity.detach(),
