@@ -38,3 +38,20 @@ def test_a_p_rerun_keeps_its_model_apart_and_08_compares_the_series_own(runs_dir
     assert str(series_vae) in vae_line[0]
     assert "04_vae at its default parameters" in vae_line[1] and "kl_weight=1.0" in vae_line[1]
     assert "What each row measures:" in text
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("notebook", ["05_gan", "06_wgan_gp", "07_aegan", "09_latent_exploration"])
+def test_the_lecture_preset_runs_says_what_it_shortened_and_keeps_the_series_model(runs_dir, tmp_path, notebook):
+    """-p lecture True: the notebook runs through (07 without its variants), its first lines say what
+    the preset changed, and what it exports is still the series' own model (lecture is not a setting
+    of the model)."""
+    run = series.run_notebook(NOTEBOOKS / f"{notebook}.ipynb", tmp_path / "out.ipynb", {"lecture": True})
+    assert run.ok, run.error
+    text = outputs(run.output)
+    assert "LECTURE PRESET: shorter extra runs for a live class (" in text
+    assert "kept apart" not in text and "Parameters changed" not in text
+    if notebook == "07_aegan":
+        assert "not trained in this run (lecture preset)" in text

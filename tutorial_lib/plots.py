@@ -129,14 +129,17 @@ def per_epoch(runs: dict[str, Sequence[dict]], keys: Sequence[str], *, logy: Seq
 def class_shares(runs: dict[str, Sequence[dict]], n_classes: int = 10, height: float = 3.0):
     """One panel per run: the share of each class among its samples (columns) after each epoch
     (rows), from the ``"share of k"`` values of :func:`tutorial_lib.metrics.epoch_quality`. A
-    collapsed epoch is one bright cell; a healthy one is an even row near 1 / n_classes."""
+    collapsed epoch is one bright cell; a healthy one is an even row near 1 / n_classes. Epochs
+    whose run did not record the shares (an older version measured only the largest) stay blank."""
     fig, axes = plt.subplots(1, len(runs), figsize=(3.4 * len(runs) + 0.8, height), squeeze=False,
                              constrained_layout=True)
     for ax, (name, rows) in zip(axes[0], runs.items()):
-        shares = np.array([[r[f"share of {k}"] for k in range(n_classes)] for r in rows])
+        shares = np.array([[r.get(f"share of {k}", np.nan) for k in range(n_classes)] for r in rows])
+        missing = int(np.isnan(shares[:, 0]).sum())
         image = ax.imshow(shares, vmin=0, vmax=1, cmap="magma", aspect="auto", interpolation="nearest",
                           extent=(-0.5, n_classes - 0.5, rows[-1]["epoch"] + 0.5, rows[0]["epoch"] - 0.5))
-        ax.set(xlabel="digit (evaluator's label)", title=name, xticks=range(n_classes))
+        ax.set(xlabel="digit (evaluator's label)", xticks=range(n_classes),
+               title=name + (f"\n({missing} epochs not recorded: blank)" if missing else ""))
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes[0][0].set_ylabel("epoch")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.9, label="share of samples")

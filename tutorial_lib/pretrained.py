@@ -200,7 +200,7 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
     index = read_index(out)
     staging = runs / "build" / "nothing-shipped"
     staging.mkdir(parents=True, exist_ok=True)
-    shipped = {}
+    shipped, failed = {}, []
     for nb in notebooks:
         log = runs / "build" / f"{nb}.fits.jsonl"
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -215,17 +215,22 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
         finally:
             os.environ[SHIPPED_ENV] = str(out)
         if not outcome.ok:
-            raise SystemExit(f"{nb} failed ({outcome.error}); see {outcome.output}. Nothing was shipped for it.")
+            failed.append(f"{nb} failed ({outcome.error}); see {outcome.output}. Nothing was shipped for it.")
+            print(failed[-1], flush=True)
+            continue
         names = _exported_names(runs)
         fits = {json.loads(line)["run_dir"] for line in log.read_text().splitlines() if line.strip()}
         for run_dir in sorted(fits):
+            if Path(run_dir).name in shipped:           # an earlier notebook trained it (07 reuses 04's VAE)
+                continue
             record = ship_run(Path(run_dir), nb, names.get(run_dir), out, dev)
             shipped[record["key"]] = record
             print(f"  shipped {describe(record)}", flush=True)
         print(f"{nb}: done in {time.perf_counter() - t0:.0f} s", flush=True)
     os.environ.pop(FIT_LOG_ENV, None)
-    # the rebuilt notebooks' old models go; the others' stay
-    kept = {k: r for k, r in index["models"].items() if r.get("notebook") not in notebooks}
+    # the rebuilt notebooks' old models go (unless the notebook failed); the others' stay
+    rebuilt = {nb for nb in notebooks if not any(msg.startswith(nb) for msg in failed)}
+    kept = {k: r for k, r in index["models"].items() if r.get("notebook") not in rebuilt}
     models = {**kept, **shipped}
     for stale in set(index["models"]) - set(models):
         (out / index["models"][stale]["file"]).unlink(missing_ok=True)
@@ -235,6 +240,8 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
     print(f"{len(models)} shipped models in {out}: {total / 1e6:.1f} MB in all (limit {MAX_BYTES / 1e6:.0f} MB)")
     if total > MAX_BYTES:
         raise SystemExit(f"the shipped models take {total / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB limit")
+    if failed:
+        raise SystemExit("\n".join(failed))
     return new_index
 
 
