@@ -221,8 +221,10 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
         names = _exported_names(runs)
         fits = {json.loads(line)["run_dir"] for line in log.read_text().splitlines() if line.strip()}
         for run_dir in sorted(fits):
-            if Path(run_dir).name in shipped:           # an earlier notebook trained it (07 reuses 04's VAE)
-                continue
+            key = Path(run_dir).name
+            earlier = index["models"].get(key, {}).get("notebook")
+            if key in shipped or (earlier is not None and earlier not in notebooks):
+                continue                               # another notebook trained it (07 reuses 04's VAE)
             record = ship_run(Path(run_dir), nb, names.get(run_dir), out, dev)
             shipped[record["key"]] = record
             print(f"  shipped {describe(record)}", flush=True)
