@@ -234,3 +234,20 @@ def test_the_mse_vae_decodes_like_the_autoencoder_and_its_loss_is_squared_error(
     constant = 0.5 * 784 * math.log(2 * math.pi * vae_module.MSE_SIGMA ** 2)
     assert torch.allclose(recon, (x - x_hat).pow(2).flatten(1).sum(1) + constant, atol=1e-4)
     assert m.sample(3).min() >= -1 and torch.allclose(m.decode_mean(mu), torch.tanh(m.decoder(mu)))
+
+
+def test_evaluating_the_ex_post_mixture_leaves_the_shared_aegan_in_eval_mode_and_unchanged():
+    """The mixture decodes with the AEGAN's decoder; measuring it must not switch that AEGAN into
+    training mode, where its batch norms would then update their statistics on every later call
+    (this once made 08 score 07's exported AEGAN at FD 267 where 07 had measured 11)."""
+    from tutorial_lib import metrics
+    torch.manual_seed(0)
+    model = methods.AEGAN(methods.AEGANConfig(code_norm="batch", g1_output_norm=True, width=8, d_width=8,
+                                              latent_hidden=16)).eval()
+    train = data.load("mnist-sample", "train", limit=256)
+    gmm = methods.ExPostGMM(model, train, n_components=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    metrics.draw(gmm, 64, seed=0)
+    assert not model.training
+    model.sample(64)                                          # in eval mode: running statistics untouched
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

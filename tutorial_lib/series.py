@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Running the series at the notebooks' default parameters ({reason}).")
     os.environ[runtime.HEADLESS_ENV] = "1"
 
-    out = args.out or runtime.REPO_ROOT / "runs" / f"series-{datetime.now():%Y%m%d-%H%M%S}"
+    out = (args.out or runtime.REPO_ROOT / "runs" / f"series-{datetime.now():%Y%m%d-%H%M%S}").resolve()   # the kernels run in notebooks/
     notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if args.only:
         notebooks = [nb for nb in notebooks if nb.name[:2] in args.only]

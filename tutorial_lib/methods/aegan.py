@@ -224,17 +224,18 @@ class AEGAN(Method):
                     "D1 fake": out(self.latent_discriminator(h_fake)).mean().item()}
 
 
-class ExPostGMM(nn.Module):
+class ExPostGMM:
     """The fair baseline for a latent GAN: a Gaussian mixture fitted to Enc(x) after training
     (ex-post density estimation, Ghosh et al. 2020, "From variational to deterministic autoencoders").
 
     ``sample`` decodes draws from the mixture with the same decoder, so the only difference
-    from AEGAN is how the latent codes are sampled.
+    from AEGAN is how the latent codes are sampled. It holds the model but is not a module that
+    owns it: evaluating the mixture (which puts a module in eval mode and back) must never switch
+    the AEGAN it shares into training mode, where its batch norms would update their statistics.
     """
 
     def __init__(self, model: AEGAN, train: data.Split, n_components: int = 10, seed: int = 0,
                  batch_size: int = 1000):
-        super().__init__()
         from sklearn.mixture import GaussianMixture
         self.model = model
         device = next(model.parameters()).device
@@ -248,5 +249,10 @@ class ExPostGMM(nn.Module):
         device = next(self.model.parameters()).device
         h, _ = self.gmm.sample(n)                     # grouped by mixture component ...
         h = h[np.random.permutation(n)]               # ... so shuffle
-        with torch.no_grad():
-            return self.model.decode(torch.as_tensor(h, dtype=torch.float32, device=device))
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                return self.model.decode(torch.as_tensor(h, dtype=torch.float32, device=device))
+        finally:
+            self.model.train(was_training)
