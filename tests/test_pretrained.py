@@ -162,23 +162,17 @@ def test_wgan_gp_ships_too():
 
 
 @needs_shipped
-def test_shipped_records_match_their_notebooks_defaults():
+def test_shipped_records_match_their_notebooks_defaults(monkeypatch):
     """A shipped model's settings are its notebook's defaults (full mode): a recipe change that
     forgot to rebuild the shipped models fails here."""
-    from tutorial_lib import runtime as rt
-    import os
-    old = os.environ.pop(rt.SMOKE_ENV, None)
-    try:
-        for name, key in INDEX["names"].items():
-            record = INDEX["models"][key]
-            defaults = rt.notebook_defaults(record["notebook"])
-            run = record["run"]
-            assert run["dataset"] == f"{defaults['dataset']}/train" and run["seed"] == defaults["seed"]
-            assert run["batch_size"] == defaults["batch_size"] and defaults["train_limit"] == 0
-            for field, value in record["config"].items():
-                if field in defaults:
-                    assert value == defaults[field], (name, field, value, defaults[field])
-            assert record["fd"]["n"] == 10_000 and math.isfinite(record["fd"]["mean"])
-    finally:
-        if old is not None:
-            os.environ[rt.SMOKE_ENV] = old
+    monkeypatch.delenv(runtime.SMOKE_ENV, raising=False)
+    for name, key in INDEX["names"].items():
+        record = INDEX["models"][key]
+        defaults = runtime.notebook_defaults(record["notebook"])
+        run = record["run"]
+        assert run["dataset"] == f"{defaults['dataset']}/train" and run["seed"] == defaults["seed"]
+        assert run["batch_size"] == defaults["batch_size"] and defaults["train_limit"] == 0
+        for field, value in record["config"].items():
+            if field in defaults:
+                assert value == defaults[field], (name, field, value, defaults[field])
+        assert record["fd"]["n"] == 10_000 and math.isfinite(record["fd"]["mean"])

@@ -142,12 +142,12 @@ def sample(name: str, n: int, seed: int = 0, device: torch.device | str = "cpu")
 # ----------------------------------------------------------------------------- building
 
 
-def log_fit(run_dir: Path | None, epochs: int) -> None:
+def log_fit(run_dir: Path | None) -> None:
     """Called by ``fit``: under ``build``, note which run folder a notebook trained or reused."""
     log = os.environ.get(FIT_LOG_ENV)
     if log and run_dir is not None:
         with open(log, "a") as f:
-            f.write(json.dumps({"run_dir": str(run_dir), "epochs": epochs}) + "\n")
+            f.write(json.dumps({"run_dir": str(run_dir)}) + "\n")
 
 
 def _fd(model, device) -> dict:
@@ -173,7 +173,7 @@ def ship_run(run_dir: Path, notebook: str, name: str | None, out: Path, device, 
     model = methods.build(run["method"], **run["config"]).to(device)
     model.load_state_dict(state)
     model.eval()
-    images = model.sample(2).dim() == 4 if hasattr(model, "sample") else False
+    images = model.sample(2).dim() == 4                # digits, not the toys' 2-D points
     file = f"{key}.pt"
     history["run"] = {k: v for k, v in run.items() if k != "run_dir"}
     checkpoints.save(out / file, {"method": run["method"], "config": run["config"], "state_dict": state,
@@ -203,7 +203,6 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
     shipped, failed = {}, []
     for nb in notebooks:
         log = runs / "build" / f"{nb}.fits.jsonl"
-        log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
         os.environ[FIT_LOG_ENV] = str(log)
         t0 = time.perf_counter()

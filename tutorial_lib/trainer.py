@@ -186,7 +186,7 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     with _RunFolder(method.name, run_config, checkpoint_dir) as run:
         history, at = _resume_or_start(method, run, epochs, seed, device, resume)
         if shipped:
-            pretrained.log_fit(run.folder, epochs)
+            pretrained.log_fit(run.folder)
         if at.epoch >= epochs:
             print(f"Already trained for {at.epoch} epochs, as asked: nothing to do.")
             return history

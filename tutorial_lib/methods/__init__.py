@@ -95,10 +95,11 @@ def load_series_model(name: str, device: torch.device | str = "cpu", shipped: bo
         model = load_model(path, device)
         print(f"{name}: loaded {path}\n    {checkpoints.describe(model.record)}")
         return model
-    if shipped and name in pretrained.read_index()["names"]:
+    index = pretrained.read_index() if shipped else {"names": {}}
+    if name in index["names"]:
         model = pretrained.load(name, device)
         print(f"{name}: no {path} from this machine's runs; loaded the shipped model\n    "
-              f"{pretrained.describe(pretrained.read_index()['models'][pretrained.resolve(name)])}")
+              f"{pretrained.describe(index['models'][index['names'][name]])}")
         return model
     return None
 
