@@ -89,6 +89,22 @@ def test_on_the_cpu_no_graph_is_recorded_even_when_asked(tiny):
     assert s.graph is None and [name for name, *_ in out] == ["discriminator", "generator"]
 
 
+def test_a_failed_graph_capture_stops_with_a_clear_error_instead_of_training_on(tiny, monkeypatch):
+    """After a failed capture the CUDA generator stays marked as capturing (an H200 showed the next
+    noise draw failing), so the step must not pretend to carry on eagerly."""
+    model = methods.build("gan", latent_dim=8, width=8)
+    s = step.StaticStep(model.phases(), tiny, 16, graph=True)
+    s.start_epoch(data.epoch_permutation(len(tiny), seed=0, epoch=0), 0)
+    s.use_graph, s.runs = True, step.WARMUP          # as on a GPU after the warm-up iterations
+
+    def capture_fails():
+        raise RuntimeError("operation failed due to a previous error during capture")
+    monkeypatch.setattr(s, "_record", capture_fails)
+    with pytest.raises(step.GraphCaptureFailed, match=r"graph=False.*resumes"):
+        s()
+    assert s.graph is None and not s.use_graph
+
+
 def test_a_tensor_learning_rate_follows_the_schedule_in_place():
     p = torch.nn.Parameter(torch.zeros(2))
     opt = torch.optim.SGD([p], lr=0.5)

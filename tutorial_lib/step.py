@@ -16,7 +16,11 @@ iterations:
 On a CPU the step simply runs (eagerly). On CUDA, after a few warm-up iterations on a side
 stream, one iteration is recorded with ``torch.cuda.graph`` and every later iteration is a single
 ``replay()``; the gradient penalty's double backward is ordinary kernels inside the graph. If
-recording fails, training goes on eagerly and says so in one line.
+recording fails, training stops with an error that says so and how to go on: it cannot simply
+continue eagerly, because a failed capture leaves the device's random-number generator marked as
+capturing, and the next noise draw outside a graph raises "Offset increment outside graph capture"
+(seen on an H200, 2026-11-30, in notebooks that had kept an earlier autograd graph alive on the
+model's parameters). The run's last checkpoint is kept; ``fit(..., graph=False)`` resumes it.
 
 ``tests/test_step.py`` checks on the CPU that fit() with this step leaves exactly the parameters
 of a plain per-batch loop (the loop fit had before), from the same state.
@@ -27,6 +31,10 @@ import torch
 
 from tutorial_lib import data
 from tutorial_lib.methods.base import Batch, Phase
+
+
+class GraphCaptureFailed(RuntimeError):
+    """Recording the iteration as a CUDA graph failed; the process cannot go on eagerly (see above)."""
 
 Tensor = torch.Tensor
 WARMUP = 3
@@ -112,10 +120,15 @@ class StaticStep:
         if self.use_graph and self.runs >= WARMUP:
             try:
                 return self._record()
-            except Exception as err:                     # unsupported op, out of memory, ...
+            except Exception as err:                     # unsupported op, out of memory, a live autograd graph, ...
                 self.use_graph, self.graph = False, None
-                print(f"CUDA graph capture failed ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
-                      f"training continues eagerly.")
+                first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+                raise GraphCaptureFailed(
+                    f"CUDA graph capture failed ({type(err).__name__}: {first}). Eager training cannot take "
+                    f"over in this process (the failed capture leaves the GPU's random-number generator "
+                    f"unusable); restart the kernel and call fit(..., graph=False), which resumes from the "
+                    f"last checkpoint. A common cause: an earlier cell still holds an autograd graph on "
+                    f"this model's parameters (del the loss, or run the training cell first).") from err
         self.runs += 1
         if self.use_graph:                               # warm-up on a side stream, as capture requires
             side = torch.cuda.Stream()

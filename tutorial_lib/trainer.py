@@ -154,8 +154,9 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     the epochs actually trained. Two processes never train in the same folder at once.
 
     Each iteration is a :class:`tutorial_lib.step.StaticStep`: driven by device tensors only.
-    With ``graph=True`` on a CUDA device it is recorded once as a CUDA graph and replayed (falling
-    back to eager execution, with one line, if recording fails); on the CPU it always runs eagerly.
+    With ``graph=True`` on a CUDA device it is recorded once as a CUDA graph and replayed; if
+    recording fails, :class:`tutorial_lib.step.GraphCaptureFailed` says why and how to resume eagerly
+    (``graph=False``). On the CPU it always runs eagerly.
 
     With ``shipped=True`` a model that ships with the series for exactly these settings and this
     number of epochs (:mod:`tutorial_lib.pretrained`) is loaded instead of training, with one line
