@@ -2,6 +2,8 @@
 import hashlib
 import json
 
+import pytest
+
 from tutorial_lib import runtime, series
 
 NOTEBOOKS = runtime.REPO_ROOT / "notebooks"
@@ -38,9 +40,6 @@ def test_a_p_rerun_keeps_its_model_apart_and_08_compares_the_series_own(runs_dir
     assert str(series_vae) in vae_line[0]
     assert "04_vae at its default parameters" in vae_line[1] and "kl_weight=1.0" in vae_line[1]
     assert "What each row measures:" in text
-
-
-import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize("notebook", ["05_gan", "06_wgan_gp", "07_aegan", "09_latent_exploration"])

@@ -200,7 +200,7 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
     index = read_index(out)
     staging = runs / "build" / "nothing-shipped"
     staging.mkdir(parents=True, exist_ok=True)
-    shipped, failed = {}, []
+    shipped, failed = {}, {}                           # failed: notebook -> what went wrong
     for nb in notebooks:
         log = runs / "build" / f"{nb}.fits.jsonl"
         log.write_text("")
@@ -214,8 +214,8 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
         finally:
             os.environ[SHIPPED_ENV] = str(out)
         if not outcome.ok:
-            failed.append(f"{nb} failed ({outcome.error}); see {outcome.output}. Nothing was shipped for it.")
-            print(failed[-1], flush=True)
+            failed[nb] = f"{nb} failed ({outcome.error}); see {outcome.output}. Nothing was shipped for it."
+            print(failed[nb], flush=True)
             continue
         names = _exported_names(runs)
         fits = {json.loads(line)["run_dir"] for line in log.read_text().splitlines() if line.strip()}
@@ -230,7 +230,7 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
         print(f"{nb}: done in {time.perf_counter() - t0:.0f} s", flush=True)
     os.environ.pop(FIT_LOG_ENV, None)
     # the rebuilt notebooks' old models go (unless the notebook failed); the others' stay
-    rebuilt = {nb for nb in notebooks if not any(msg.startswith(nb) for msg in failed)}
+    rebuilt = set(notebooks) - set(failed)
     kept = {k: r for k, r in index["models"].items() if r.get("notebook") not in rebuilt}
     models = {**kept, **shipped}
     for stale in set(index["models"]) - set(models):
@@ -242,7 +242,7 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
     if total > MAX_BYTES:
         raise SystemExit(f"the shipped models take {total / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB limit")
     if failed:
-        raise SystemExit("\n".join(failed))
+        raise SystemExit("\n".join(failed.values()))
     return new_index
 
 
