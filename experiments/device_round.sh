@@ -1,13 +1,16 @@
 # One device command for what the GPU still owes (issues 14, 17, 18), as the 2026-11-30 session ran it
-# (then it also rebuilt 04, 05 and 06): rebuild 07's shipped AEGAN (in a copy of the repo: afterwards copy
-# b07/tutorial_lib/shipped/index.json and its new .pt over tutorial_lib/shipped/, drop the old aegan file),
-# execute 10 at its defaults, and train 11's runs (one process per label count and draw, one shared runs
-# folder; 11 is then executed at its defaults over the finished runs, which takes minutes).
+# (then it also rebuilt 04, 05 and 06): execute 10 at its defaults, and train 11's runs (one process per
+# label count and draw, one shared runs folder; 11 is then executed at its defaults over the finished runs,
+# which takes minutes).
 # Run from the project root after `bash ../shared/device/stage.sh`, carrying .device:
 #   BUDGET=<seconds> bash experiments/device_round.sh     (LOCAL=1 TUTORIAL_SMOKE=1 MODE=smoke PY=.venv/bin/python
 #                                                          OUT=/tmp/o W=/tmp/w: a smoke test on a CPU)
+# B07=1 also rebuilds 07's shipped AEGAN on the GPU (in a copy of the repo: afterwards copy
+# b07/tutorial_lib/shipped/index.json and its new .pt over tutorial_lib/shipped/). Off by default since the
+# 2026-11-30 evening: `build --only 07` on the 2-core CPU (2,739 s of training) made the shipped AEGAN from
+# scratch, so the GPU's time goes to 10 and 11 first.
 # Re-running it on the same (warm) machine skips finished jobs and resumes the others (fit resumes).
-# (The smoke test ends with b07 rc=1: smoke models have other keys, so they add to the shipped 24 MB and
+# (With B07=1 the smoke test ends with b07 rc=1: smoke models have other keys, so they add to the shipped 24 MB and
 # pass the 25 MB limit. At full size 07's AEGAN replaces its own file.)
 # Measured 2026-11-30 on an H200 with ~11 such processes sharing it (11 and 10 with CUDA graphs): an 11 run (one count, one draw)
 # ~440 s of training; 05's build 170 s, 06's 182 s, 04's 73 s; 10's CVAE 7.7 s/epoch.
@@ -50,7 +53,7 @@ start() { # name, function, args
 running() { local n=0; for p in "${PIDS[@]:-}"; do [ -n "$p" ] || continue; kill -0 $p 2>/dev/null && n=$((n + 1)); done; echo $n; }
 
 P11="${P11:-600 50 20 200 100}"   # 11 at its defaults needs all five counts; P11="600 50 20" for those alone
-QUEUE="s10:full10 b07:build:07"
+QUEUE="s10:full10"; [ -n "${B07:-}" ] && QUEUE="$QUEUE b07:build:07"
 for n in $P11; do for d in 0 1 2; do QUEUE="$QUEUE p${n}d$d:part11:$n:$d"; done; done
 for item in $QUEUE; do
   IFS=: read -r name fn a1 a2 <<< "$item"
