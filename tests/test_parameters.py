@@ -38,3 +38,11 @@ def test_bad_parameter_fails_in_the_validation_cell(tmp_path, params, message):
     assert failing == [validation_cell_index(nb)]
     later = nb["cells"][validation_cell_index(nb) + 1:]
     assert all(c.get("execution_count") is None for c in later if c["cell_type"] == "code"), "work started anyway"
+
+
+def test_the_kernel_keeps_its_transport_warning_off_the_console(tmp_path, capfd):
+    """ipykernel 7 warns on every start that a local TCP kernel is unencrypted; `make series` would print it
+    once per notebook, between the lines a user reads. Kernel errors still get through (log level ERROR)."""
+    outcome = series.run_notebook(NOTEBOOK, tmp_path / "out.ipynb", {"epochs": 0})
+    assert not outcome.ok and "epochs=0" in outcome.error     # the kernel ran and reported the bad parameter
+    assert "without encryption" not in capfd.readouterr().err

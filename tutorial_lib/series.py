@@ -41,6 +41,11 @@ class Outcome:
 
 declared_parameters = runtime.declared_parameters
 
+# ipykernel 7 logs a warning on every start that its local TCP connection is unencrypted: once per notebook
+# in the middle of the series' progress lines. Only the kernel's own log is quietened; cell output and
+# errors are untouched.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
 
 def run_notebook(source: Path, output: Path, parameters: dict | None = None,
                  progress: bool = False) -> Outcome:
@@ -58,7 +63,8 @@ def run_notebook(source: Path, output: Path, parameters: dict | None = None,
     error = ""
     try:
         papermill.execute_notebook(str(source), str(partial), parameters=params, kernel_name="python3",
-                                   cwd=str(source.parent), progress_bar=progress)
+                                   cwd=str(source.parent), progress_bar=progress,
+                                   extra_arguments=KERNEL_ARGUMENTS)
     except Exception as err:  # papermill raises PapermillExecutionError for a failing cell
         error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     seconds = time.perf_counter() - t0
