@@ -74,7 +74,7 @@ if [ $(running) -gt 0 ]; then   # out of time: let fit checkpoint (Ctrl-C), then
   pkill -INT -f ipykernel_launcher; sleep 12
   pkill -9 -f ipykernel_launcher; pkill -9 -f "tutorial_lib" ; pkill -9 -f papermill; sleep 1
 fi
-for n in b04 b05 b06 b07 s10 $(for n in $P11; do echo p${n}d0 p${n}d1 p${n}d2; done) s11; do
+for n in $(for item in $QUEUE; do echo ${item%%:*}; done) s11; do   # what this round queued
   [ -e $W/$n.done ] && echo "$n done" || echo "$n NOT done"
 done | tee -a $W/logs/round.txt
 for nb in 04 05 06 07; do   # the new shipped files and index, the executed notebook, the build log
