@@ -1,15 +1,17 @@
 """The course website (python -m tutorial_lib.site), built from a small smoke run of the series.
 
-The build test executes two notebooks (00 and 03, about 35 s on one CPU thread) and builds their
-site (about 10 s); everything lands in the session's temporary folder (tests/conftest.py). The
-browser test is opt-in, like tests/test_browser_panel.py::
+The build test executes the whole series 00–11 in smoke mode (about 3 minutes on one CPU thread) and
+builds its site (about 15 s): the front page must then hold every notebook's results, and no page may
+show LaTeX that MathJax was not given (site.check_math, run by every build). Everything lands in the
+session's temporary folder (tests/conftest.py). The browser test is opt-in, like
+tests/test_browser_panel.py::
 
     TUTORIAL_BROWSER_TESTS=1 TUTORIAL_SITE_FRONT_SCREENSHOT=docs/site_front.png \\
     TUTORIAL_SITE_PAGE_SCREENSHOT=docs/site_05.png python -m pytest -p no:cacheprovider tests/test_site.py
 
-It opens the front page and a notebook page (05's when the run has it) in headless Chromium, checks
-that MathJax typeset the equations, and saves the screenshots (default docs/site_front.png and
-docs/site_05.png). Set ``TUTORIAL_SITE_RUN`` to a run folder to build the site of that run instead of
+It opens the front page and every notebook page in headless Chromium, checks that MathJax typeset
+each page's equations without an error and that no raw LaTeX is left in the typeset page, and saves
+screenshots of the front page and of 05's page (default docs/site_front.png and docs/site_05.png). Set ``TUTORIAL_SITE_RUN`` to a run folder to build the site of that run instead of
 executing 00 and 03 (the run folder is not changed: the site goes to the test's temporary folder).
 """
 import json
@@ -33,12 +35,12 @@ COLAB = ("https://colab.research.google.com/github/generative-models-tutorial/ge
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """(run folder, site folder) of a smoke run of notebooks 00 and 03 (or of ``TUTORIAL_SITE_RUN``)."""
+    """(run folder, site folder) of a smoke run of the whole series (or of ``TUTORIAL_SITE_RUN``)."""
     if os.environ.get("TUTORIAL_SITE_RUN"):
         run = Path(os.environ["TUTORIAL_SITE_RUN"])
         return run, site.build(run, tmp_path_factory.mktemp("site") / "html").parent
     run = tmp_path_factory.mktemp("site") / "run"
-    assert series.main(["--smoke", "--only", "00", "03", "--out", str(run)]) == 0
+    assert series.main(["--smoke", "--out", str(run)]) == 0
     index = site.build(run)
     assert index == run / "site" / "index.html"
     return run, index.parent
@@ -104,7 +106,8 @@ def test_the_front_page_lists_the_notebooks_the_run_and_the_smoke_warning(built)
     summary = json.loads((run / "summary.json").read_text())
     if not os.environ.get("TUTORIAL_SITE_RUN"):          # what series.py records about the run
         assert summary["device"].startswith("CPU") and summary["python"] and summary["torch"]
-        assert summary["arguments"]["only"] == ["00", "03"] and "parameters" in summary["notebooks"][0]
+        assert summary["arguments"]["only"] is None and "parameters" in summary["notebooks"][0]
+        assert len(summary["notebooks"]) == len(list(runtime.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")))
     index = out / "index.html"
     words, links = text_of(index), parse(index)
     for nb in sorted(run.glob("[0-9][0-9]_*.ipynb")):
@@ -114,8 +117,31 @@ def test_the_front_page_lists_the_notebooks_the_run_and_the_smoke_warning(built)
     smoke = summary["mode"] == "smoke"
     assert f"Executed on {summary['device']}, {site.format_date(summary['date'])}, in {summary['mode']} mode" in words
     assert ("results are NOT meaningful" in words) == smoke
-    executed_08 = (run / "08_compare.ipynb").exists()
-    assert ("No results table is available for this run" in words) != executed_08   # 08 makes the table
+    assert "No results are available" not in words
+    for record in summary["notebooks"]:                     # the results page, a row per notebook
+        assert re.search(rf"{record['name']} ok [\d.]+ ", words), record["name"]
+    if (run / "08_compare.ipynb").exists():
+        assert "The four models compared (08)" in words and "VAE (04)" in words
+    if (run / "results" / "10_conditional_gans.json").exists():
+        assert "10_conditional_gans: the models it trains" in words and "CVAE-GAN" in words
+    if (run / "results" / "11_semi_supervised_gan.json").exists():
+        assert "11_semi_supervised_gan: its runs" in words
+
+
+def test_a_page_with_untypeset_latex_fails_the_build(tmp_path):
+    """A ``+`` that starts a line inside ``$…$`` makes a list item in myst-nb (Jupyter keeps it maths)."""
+    import nbformat
+
+    run = tmp_path / "run"
+    run.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "# 99 · A page\n\nThe sum $a + b\n+ \\lambda c$ spans two lines.\n\nFine: $\\mathcal L$.")])
+    nbformat.write(nb, run / "99_page.ipynb")
+    with pytest.raises(site.SiteError, match=r"99_page.html: .*\\lambda"):
+        site.build(run, tmp_path / "site")
+    assert site.raw_latex('<p>ok <span class="math notranslate nohighlight">\\(\\mathcal L\\)</span></p>'
+                          '<pre>cost = $5 \\n</pre>') == []
+    assert site.raw_latex("<p>price $x$</p>") and site.raw_latex(r"<li>\mathcal L_{GC}</li>")
 
 
 def test_every_local_link_resolves_and_nothing_comes_from_the_network(built):
@@ -175,7 +201,7 @@ def test_a_run_with_notebook_08_shows_its_results_table(tmp_path):
     index = (tmp_path / "src" / "index.md").read_text()
     assert "| VAE (04) |" in index and "99.5 nats" in index and "### Training time" in index
     assert "![vae_samples.png](figures/vae_samples.png)" in index and (tmp_path / "src/figures/vae_samples.png").exists()
-    assert "No results table" not in index
+    assert "No results are available" not in index
 
 
 def test_links_that_leave_the_site_point_at_the_repository():
@@ -199,7 +225,7 @@ def test_the_site_in_a_browser(built, browser):
     front = Path(os.environ.get("TUTORIAL_SITE_FRONT_SCREENSHOT", runtime.REPO_ROOT / "docs" / "site_front.png"))
     second = Path(os.environ.get("TUTORIAL_SITE_PAGE_SCREENSHOT", runtime.REPO_ROOT / "docs" / "site_05.png"))
     pages = sorted(out.glob("[0-9][0-9]_*.html"))
-    page = next((p for p in pages if p.name.startswith("05_")), pages[-1])
+    shown = next((p for p in pages if p.name.startswith("05_")), pages[-1])
 
     browser.get((out / "index.html").as_uri())
     assert site.PROJECT in browser.title
@@ -207,11 +233,22 @@ def test_the_site_in_a_browser(built, browser):
     front.parent.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(front))
 
-    browser.get(page.as_uri())
-    heading = browser.find_element(By.CSS_SELECTOR, "div.body h1").text
-    assert heading and heading.split("·")[0].strip() == page.stem[:2]
+    for page in pages:                                    # every page: typeset, no error, no raw LaTeX left
+        browser.get(page.as_uri())
+        heading = browser.find_element(By.CSS_SELECTOR, "div.body h1").text
+        assert heading and heading.split("·")[0].strip() == page.stem[:2]
+        wait_for(lambda: browser.execute_script(        # MathJax has replaced every .math element's TeX
+            "return [...document.querySelectorAll('.math')].every(e => e.querySelector('mjx-container'));"),
+            30, f"MathJax to typeset {page.name}")
+        assert not browser.find_elements(By.CSS_SELECTOR, "mjx-merror"), f"{page.name}: an equation MathJax could not typeset"
+        typeset = browser.execute_script(
+            "const b = document.querySelector('div.body').cloneNode(true);"
+            "b.querySelectorAll('mjx-container, pre, code, .highlight, .cell_output, script').forEach(e => e.remove());"
+            "return b.innerText;")
+        assert not site.LATEX.search(typeset), f"{page.name}: raw LaTeX after typesetting: {site.LATEX.search(typeset)}"
+
+    browser.get(shown.as_uri())
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "mjx-container"), 30, "MathJax to typeset the equations")
-    assert not browser.find_elements(By.CSS_SELECTOR, "mjx-merror"), "an equation MathJax could not typeset"
     image = browser.find_element(By.CSS_SELECTOR, "img[src^='_images/']")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", image)
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", image)

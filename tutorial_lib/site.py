@@ -26,6 +26,7 @@ import shutil
 import sys
 import tempfile
 from datetime import datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 from tutorial_lib import results, runtime
@@ -131,26 +132,24 @@ def first_paragraph(nb: dict) -> str:
 
 
 def results_section(run: Path, summary: dict, figures_dir: Path) -> str:
-    """The results table of this run, rendered by tutorial_lib.results (its figures copied to
-    ``figures_dir``), or a sentence saying why there is none."""
-    compare_file = run / "results" / "08_compare.json"
-    if not compare_file.exists():
-        recorded = sorted(p.name for p in (run / "results").glob("*.json")) if (run / "results").is_dir() else []
-        why = ("it did not run notebook 08, which measures the models" if recorded
-               else "it recorded no results")
-        return f"No results table is available for this run: {why}.\n"
-    compare = json.loads(compare_file.read_text())
-    others = {p.stem: json.loads(p.read_text()) for p in sorted((run / "results").glob("*.json")) if p != compare_file}
-    figures = []
-    for name in results.GRIDS:
-        if (run / "figures" / name).exists():
-            figures_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(run / "figures" / name, figures_dir / name)
-            figures.append(name)
+    """The results page of this run, rendered by tutorial_lib.results one heading level deeper (its
+    figures copied to ``figures_dir``), or a sentence saying why there is none."""
     try:
-        text = results.render(run, compare, others, summary, figures)
-    except (KeyError, TypeError, IndexError) as err:
-        return f"No results table is available for this run: {compare_file.name} lacks {err}.\n"
+        _, records = results.read_run(run)
+    except results.ResultsError as err:
+        return f"No results are available for this run: {err}.\n"
+    if not records:
+        return "No results are available for this run: its notebooks recorded none.\n"
+    figures = results.figures_of(run)
+    try:
+        text = results.render(run, summary, records, figures)
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise SiteError(f"the results page of {run} could not be rendered ({type(err).__name__}: {err}); "
+                        f"python -m tutorial_lib.results {run} --out DIR --debug shows where") from err
+    if figures:
+        figures_dir.mkdir(parents=True, exist_ok=True)
+    for name in figures:
+        shutil.copyfile(run / "figures" / name, figures_dir / name)
     body = text.split("\n", 1)[1] if text.startswith("# ") else text       # our page has its own heading
     return re.sub(r"^(#+) ", r"#\1 ", body, flags=re.MULTILINE)            # one level deeper
 
@@ -195,10 +194,11 @@ def front_page(run: Path, summary: dict, pages: list[tuple[Path, dict]], src: Pa
     kind = "warning" if is_smoke(summary) else "note"
     lines = [
         f"# {PROJECT}", "",
-        "A series of Jupyter notebooks that goes from maximum likelihood to four generative models of images "
-        "(VAE, DCGAN, WGAN-GP, AEGAN), deriving every loss, checking each derivation with numbers, training "
-        "the models on MNIST and comparing them. These pages show the notebooks as one run executed them, "
-        "with all their outputs.", "",
+        "A series of Jupyter notebooks that goes from maximum likelihood to generative models of images "
+        "(a VAE, a DCGAN, a WGAN-GP and an AEGAN, then the conditional CVAE-GAN and IP-GAN and the "
+        "semi-supervised GAN), deriving every loss, checking each derivation with numbers, training the models "
+        "on MNIST and comparing them. These pages show the notebooks as one run executed them, with all their "
+        "outputs.", "",
         f"```{{{kind}}}",
         *([f"**{SMOKE_WARNING}**", ""] if is_smoke(summary) else []),
         f"**{run_facts(summary)}.**",
@@ -320,6 +320,57 @@ def write_sources(run: Path, src: Path) -> list[Path]:
     return notebooks
 
 
+class _ProseText(HTMLParser):
+    """The text of a page that a reader sees as prose: not inside maths MathJax will typeset
+    (``span.math``, ``div.math``), code, code output, scripts or styles."""
+    SKIPPED_TAGS = {"script", "style", "pre", "code", "textarea", "svg"}
+    SKIPPED_CLASSES = {"math", "highlight", "cell_output", "output"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[bool] = []          # per open element: is it (or an ancestor) skipped?
+        self.chunks: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        classes = set((dict(attrs).get("class") or "").split())
+        skipped = (self.stack[-1] if self.stack else False) or tag in self.SKIPPED_TAGS \
+            or bool(classes & self.SKIPPED_CLASSES)
+        if tag not in VOID_TAGS:
+            self.stack.append(skipped)
+
+    def handle_endtag(self, tag):
+        if tag not in VOID_TAGS and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if not (self.stack and self.stack[-1]):
+            self.chunks.append(data)
+
+
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+LATEX = re.compile(r"\$|\\[A-Za-z]+|\\[{}\[\]()|,;!]")
+
+
+def raw_latex(html: str) -> list[str]:
+    """Snippets of prose in ``html`` that look like LaTeX MathJax was never given: a ``$`` or a
+    ``\\command`` outside the page's maths (markdown that Jupyter renders and myst-nb does not, e.g.
+    a line inside ``$…$`` that starts with ``+`` and so becomes a list)."""
+    parser = _ProseText()
+    parser.feed(html)
+    text = " ".join(" ".join(parser.chunks).split())
+    return [text[max(0, m.start() - 40):m.end() + 40] for m in LATEX.finditer(text)]
+
+
+def check_math(site: Path) -> None:
+    """SiteError naming every page of ``site`` with raw LaTeX in its prose (see raw_latex)."""
+    found = {page.name: snippets for page in sorted(site.glob("*.html"))
+             if (snippets := raw_latex(page.read_text(encoding="utf-8")))}
+    if found:
+        lines = [f"{name}: …{snippets[0]}… ({len(snippets)} in all)" for name, snippets in found.items()]
+        raise SiteError("these pages show LaTeX that was not typeset (fix the notebook's markdown): "
+                        + "; ".join(lines))
+
+
 def build(run: Path, out: Path | None = None, quiet: bool = True) -> Path:
     """Build the site of ``run`` into ``out`` (default ``<run>/site``); returns the path of its index.html."""
     from sphinx.application import Sphinx
@@ -344,6 +395,7 @@ def build(run: Path, out: Path | None = None, quiet: bool = True) -> Path:
             raise SiteError(f"Sphinx could not build the site: {err}\n{warnings.getvalue()[-2000:]}") from err
         if app.statuscode:
             raise SiteError(f"Sphinx failed to build the site:\n{warnings.getvalue()[-2000:]}")
+        check_math(html)
         if out.exists():
             shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -361,11 +413,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, required=True, help="a run folder written by python -m tutorial_lib.series")
     parser.add_argument("--out", type=Path, help="where the HTML goes (default <run>/site)")
     parser.add_argument("--verbose", action="store_true", help="show Sphinx's progress and warnings")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
     try:
         index = build(args.run, args.out, quiet=not args.verbose)
-    except SiteError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (SiteError, OSError) as err:
+        if args.debug:
+            raise
+        message = " ".join(str(err).split()) if isinstance(err, SiteError) else (
+            f"could not write the site ({type(err).__name__}: {err}); choose another --out")
+        print(f"error: {message}", file=sys.stderr)
         return 2
     summary = read_summary(args.run)
     print(f"site built: {index}  ({run_facts(summary)})")
