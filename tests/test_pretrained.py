@@ -174,7 +174,7 @@ def test_shipped_records_match_their_notebooks_defaults(monkeypatch):
 
 def test_a_failed_notebook_in_build_keeps_its_old_models_and_the_build_exits_nonzero(tmp_path, monkeypatch):
     """build goes on past a notebook that fails, keeps what that notebook shipped before, and then
-    exits with every failure's message."""
+    raises BuildFailed with every failure's message (the command line prints it as one line, exit 1)."""
     from tutorial_lib import series
     out = tmp_path / "shipped"
     out.mkdir()
@@ -187,7 +187,8 @@ def test_a_failed_notebook_in_build_keeps_its_old_models_and_the_build_exits_non
     monkeypatch.setattr(series, "run_notebook", fails)
     for var in (pretrained.SHIPPED_ENV, pretrained.FIT_LOG_ENV, runtime.RUNS_ENV, runtime.HEADLESS_ENV):
         monkeypatch.setenv(var, "")                    # build sets these; monkeypatch restores them afterwards
-    with pytest.raises(SystemExit, match=r"04_vae failed \(PapermillExecutionError: boom\).*Nothing was shipped"):
+    with pytest.raises(pretrained.BuildFailed,
+                       match=r"04_vae failed \(PapermillExecutionError: boom\).*nothing was shipped"):
         pretrained.build(["04_vae"], runs=tmp_path / "runs", out=out, device="cpu", progress=False)
     assert json.loads((out / pretrained.INDEX).read_text())["models"] == {"old": old}
     assert (out / "old.pt").exists()

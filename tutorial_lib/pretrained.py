@@ -4,6 +4,11 @@
     python -m tutorial_lib.pretrained sample dcgan --n 10000 --out x.pt [--seed 0] [--png grid.png]
     python -m tutorial_lib.pretrained build [--only 04 05] [--runs FOLDER] [--device auto]
 
+Each command ends in one line when it cannot do its job: ``error: <what is wrong and what to do>``
+on stderr, exit status 2 (bad input, a damaged or missing file, no data, a folder it cannot write)
+or 1 (``build`` ran, but a notebook failed: the line names it and its executed copy). ``--debug``
+shows the full traceback instead.
+
 A shipped model is a *finished training run at a notebook's default settings*: its weights (no
 optimizer state, stored as float16 to keep the repository small), the run's history (losses,
 per-epoch figures, sample grids) and a record of how it was made: config, data, epochs trained,
@@ -29,13 +34,14 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
 import torch
 
-from tutorial_lib import checkpoints, runtime
+from tutorial_lib import checkpoints, data, evaluator, runtime
 
 SHIPPED_ENV = "TUTORIAL_SHIPPED"
 """Environment variable: another folder of shipped models (the tests use a temporary one)."""
@@ -57,7 +63,11 @@ def read_index(folder: Path | None = None) -> dict:
     path = (folder or shipped_dir()) / INDEX
     if not path.exists():
         return {"models": {}, "names": {}}
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not readable JSON ({err}): restore it with `git checkout -- {path.name}` in "
+                         f"{path.parent}, or rebuild with `python -m tutorial_lib.pretrained build`") from None
 
 
 def find(method_name: str, run_config: dict, epochs: int) -> dict | None:
@@ -77,7 +87,8 @@ def load_into(method: torch.nn.Module, record: dict) -> dict:
     path = shipped_dir() / record["file"]
     if not path.exists():
         raise FileNotFoundError(f"{path} is listed in {shipped_dir() / INDEX} but missing: restore it with "
-                                f"`git checkout -- {path.name}` in {path.parent}, or set train_from_scratch=True")
+                                f"`git checkout -- {path.name}` in {path.parent}, rebuild with `python -m "
+                                f"tutorial_lib.pretrained build`, or set train_from_scratch=True")
     if sha256(path) != record["sha256"]:
         raise checkpoints.CorruptCheckpoint(
             f"{path} does not match the SHA-256 recorded in {INDEX} (changed or damaged since it was built). "
@@ -113,10 +124,12 @@ def resolve(name: str) -> str:
     """A series model's name (``vae``, ``gan``/``dcgan``, ``wgan_gp``, ``aegan``) -> its shipped key."""
     names = read_index()["names"]
     key = names.get(ALIASES.get(name, name))
+    if key is None and not names:
+        raise ValueError(f"no shipped model named {name!r}: nothing ships in {shipped_dir()}; make them with "
+                         f"`python -m tutorial_lib.pretrained build`, or point {SHIPPED_ENV} at a folder that has them")
     if key is None:
         known = sorted(set(names) | {a for a, n in ALIASES.items() if n in names})
-        raise ValueError(f"no shipped model named {name!r}; shipped: {', '.join(known) or 'none'} "
-                         f"(in {shipped_dir()})")
+        raise ValueError(f"no shipped model named {name!r}: choose one of {', '.join(known)} (in {shipped_dir()})")
     return key
 
 
@@ -139,7 +152,61 @@ def sample(name: str, n: int, seed: int = 0, device: torch.device | str = "cpu")
     return metrics.draw(model, n, seed).float().cpu()
 
 
-# ----------------------------------------------------------------------------- building
+def write_samples(name: str, n: int, path: Path, seed: int = 0, device: torch.device | str = "cpu",
+                  progress: bool = False) -> torch.Tensor:
+    """Write ``sample(name, n, seed)`` to ``path`` with ``torch.save``; returns the samples.
+
+    The same numbers as :func:`sample` (one seed, then batch after batch as :func:`metrics.draw`
+    draws them), filled batch by batch into one tensor allocated at its final size: memory holds
+    that tensor and one batch. A tensor larger than half the memory this machine has available is
+    refused up front, with the size it would need.
+    """
+    from tutorial_lib import metrics
+    runtime.check_positive_int("n", n)
+    model = load(name, device)
+    step = metrics.BATCH
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())), torch.no_grad():
+        runtime.seed_everything(seed)
+        first = model.sample(min(step, n)).float().cpu()                   # (B, 1, 28, 28)
+        check_fits_in_memory(n, first[0].numel() * 4)
+        x = torch.empty((n, *first.shape[1:]), dtype=torch.float32)
+        x[:len(first)] = first
+        starts = range(len(first), n, step)
+        if progress:
+            from tqdm.auto import tqdm
+            starts = tqdm(starts, unit="batch", file=sys.stdout, mininterval=5)
+        for i in starts:
+            x[i:i + step] = model.sample(min(step, n - i)).float().cpu()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(x, partial)                              # a failure (a full disk) leaves no half-written file
+    os.replace(partial, path)
+    return x
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still hand out (Linux's MemAvailable), or None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_fits_in_memory(n: int, bytes_each: int) -> None:
+    """ValueError with the size it would need when ``n`` samples exceed half the available memory."""
+    need, available = n * bytes_each, available_memory()
+    if available is not None and need > available // 2:
+        most = available // 2 // bytes_each
+        raise ValueError(f"{n:,} samples take {_size(need)} ({n:,} × {bytes_each // 4} × 4 bytes) but this machine "
+                         f"has {_size(available)} of memory available: ask for at most {most:,} per file "
+                         f"(another --seed gives the next ones)")
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 1e9:,.1f} GB" if nbytes >= 1e9 else f"{nbytes / 1e6:,.1f} MB"
 
 
 def log_fit(run_dir: Path | None) -> None:
@@ -188,12 +255,22 @@ def ship_run(run_dir: Path, notebook: str, name: str | None, out: Path, device, 
     return record
 
 
+class BuildFailed(RuntimeError):
+    """``build`` ran, but a notebook failed or the models outgrew :data:`MAX_BYTES`; the message says
+    which, and where to read why."""
+
+
 def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None = None, device: str = "auto",
           progress: bool = True) -> dict:
-    """Execute ``notebooks`` at their defaults (lecture preset, trained here) and ship what they trained."""
+    """Execute ``notebooks`` at their defaults (lecture preset, trained here) and ship what they trained.
+
+    What it needs is checked first (see :func:`check_build`); a notebook that fails is reported and
+    the others go on; at the end :class:`BuildFailed` names every failure.
+    """
     from tutorial_lib import series
-    out = out or shipped_dir()
+    out = Path(out or shipped_dir())
     runs = Path(runs or runtime.REPO_ROOT / "runs" / f"pretrained-build-{datetime.now():%Y%m%d-%H%M%S}")
+    check_build(out, runs, device)
     os.environ[runtime.RUNS_ENV] = str(runs)
     os.environ[runtime.HEADLESS_ENV] = "1"
     dev = runtime.get_device(device)
@@ -214,7 +291,8 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
         finally:
             os.environ[SHIPPED_ENV] = str(out)
         if not outcome.ok:
-            failed[nb] = f"{nb} failed ({outcome.error}); see {outcome.output}. Nothing was shipped for it."
+            failed[nb] = (f"{nb} failed ({outcome.error}), see {outcome.output}; nothing was shipped for it "
+                          f"and its earlier models are kept")
             print(failed[nb], flush=True)
             continue
         names = _exported_names(runs)
@@ -239,11 +317,41 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
     runtime.atomic_write_bytes(out / INDEX, (json.dumps(new_index, indent=1, sort_keys=True) + "\n").encode())
     total = sum((out / r["file"]).stat().st_size for r in models.values()) + (out / INDEX).stat().st_size
     print(f"{len(models)} shipped models in {out}: {total / 1e6:.1f} MB in all (limit {MAX_BYTES / 1e6:.0f} MB)")
+    problems = list(failed.values())
     if total > MAX_BYTES:
-        raise SystemExit(f"the shipped models take {total / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB limit")
-    if failed:
-        raise SystemExit("\n".join(failed.values()))
+        problems.append(f"the shipped models take {total / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB limit: "
+                        f"make a model smaller before committing {out}")
+    if problems:
+        raise BuildFailed("; ".join(problems))
     return new_index
+
+
+def check_build(out: Path, runs: Path, device: str = "auto") -> None:
+    """What ``build`` needs, checked in seconds rather than found missing after hours of training:
+    papermill, the device, two folders it can write, the data and the evaluator (its SHA-256)."""
+    try:
+        import papermill  # noqa: F401
+    except ImportError:
+        raise ModuleNotFoundError("build executes the notebooks with papermill, which is not installed here: "
+                                  "pip install -e '.[lab]' (or pip install papermill)") from None
+    runtime.get_device(device, quiet=True)
+    _writable(out, f"build into a copy of the repository you can write to, or point {SHIPPED_ENV} at such a folder")
+    _writable(runs, "give --runs a folder you can write to")
+    for split in ("train", "test"):                    # downloads MNIST once when online, as the notebooks would
+        data.load(runtime.pick("mnist", "mnist-sample"), split)
+    evaluator.load_evaluator("mnist")
+
+
+def _writable(folder: Path, fix: str) -> Path:
+    """Make ``folder`` (and its parents) and check that a file can be written in it; else one OSError with ``fix``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        why = ("a file is in the way" if isinstance(err, (FileExistsError, NotADirectoryError))
+               else err.strerror or str(err))
+        raise OSError(f"cannot write in {folder} ({why}): {fix}") from None
+    return folder
 
 
 def _exported_names(runs: Path) -> dict[str, str]:
@@ -258,49 +366,90 @@ def _exported_names(runs: Path) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------- command line
 
+CLI_ERRORS = (ValueError, OSError, ImportError, checkpoints.CorruptCheckpoint, data.DatasetUnavailable,
+              evaluator.EvaluatorHashError)
+"""Failures with a cause outside the code (input, files, data, packages): one line each. Others are bugs, and raise."""
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tutorial_lib.pretrained", description=__doc__.split("\n\n")[0])
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument ends in one line on stderr, ``error: ...``, not the usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m tutorial_lib.pretrained", description=__doc__.split("\n\n")[0])
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="on an error, show the full traceback instead of one line")
+    parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="the shipped models and how each was made")
-    s = sub.add_parser("sample", help="write N samples of a shipped model as a tensor file (and a PNG grid)")
+    sub.add_parser("list", parents=[debug], help="the shipped models and how each was made")
+    s = sub.add_parser("sample", parents=[debug],
+                       help="write N samples of a shipped model as a tensor file (and a PNG grid)")
     s.add_argument("model", help="vae, dcgan (or gan), wgan_gp or aegan")
-    s.add_argument("--n", type=int, required=True, help="number of samples")
-    s.add_argument("--out", type=Path, required=True, help="file for the (N, 1, 28, 28) tensor in [-1, 1]")
+    s.add_argument("--n", type=int, required=True,
+                   help="number of samples (N × 3,136 bytes: refused beyond half the memory available)")
+    s.add_argument("--out", type=Path, required=True,
+                   help="file for the (N, 1, 28, 28) float32 tensor in [-1, 1]: x = torch.load(OUT)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--png", type=Path, help="also save a grid of the first 64 samples here")
-    s.add_argument("--device", default="cpu")
-    b = sub.add_parser("build", help="train the notebooks' models at their defaults and ship them")
+    s.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    b = sub.add_parser("build", parents=[debug], help="train the notebooks' models at their defaults and ship them")
     b.add_argument("--only", nargs="*", help="notebook number prefixes, e.g. 04 05 (default: 04-07)")
     b.add_argument("--runs", type=Path, help="runs folder to train in (finished runs there are reused)")
     b.add_argument("--device", default="auto")
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.command == "list":
-        index = read_index()
-        if not index["models"]:
-            print(f"no shipped models in {shipped_dir()}")
-        for record in index["models"].values():
-            print(describe(record))
-        return 0
-    if args.command == "sample":
-        try:
-            runtime.check_positive_int("--n", args.n)
-            runtime.check_non_negative_int("--seed", args.seed)
-            x = sample(args.model, args.n, seed=args.seed, device=args.device)
-        except (ValueError, TypeError) as err:
-            parser.exit(2, f"error: {err}\n")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(x, args.out)
-        print(f"wrote {tuple(x.shape)} samples of {args.model} (seed {args.seed}) to {args.out}")
-        if args.png:
-            from tutorial_lib import plots
-            plots.save_images(x[:64], args.png)
-            print(f"grid of the first {min(64, len(x))} in {args.png}")
-        return 0
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return {"list": _list, "sample": _sample, "build": _build}[args.command](args)
+    except (BuildFailed, *CLI_ERRORS) as err:
+        if args.debug:
+            raise
+        parser.exit(1 if isinstance(err, BuildFailed) else 2, f"error: {' '.join(str(err).split())}\n")
+
+
+def _list(args) -> int:
+    index = read_index()
+    if not index["models"]:
+        print(f"no shipped models in {shipped_dir()}")
+    for record in index["models"].values():
+        print(describe(record))
+    return 0
+
+
+def _sample(args) -> int:
+    runtime.check_positive_int("--n", args.n)
+    runtime.check_non_negative_int("--seed", args.seed)
+    runtime.check_choice("--device", args.device, runtime.DEVICES)
+    device = runtime.get_device(args.device, quiet=True)
+    resolve(args.model)                                                # an unknown name: refused now
+    for flag, path in (("--out", args.out), ("--png", args.png)):     # so is a file it cannot write
+        if path is None:
+            continue
+        if path.is_dir():
+            raise IsADirectoryError(f"{flag} {path} is a folder: name a file in it, e.g. {path / 'samples.pt'}")
+        _writable(path.parent, f"give {flag} a file in a folder you can write to")
+    x = write_samples(args.model, args.n, args.out, seed=args.seed, device=device, progress=args.n >= 100_000)
+    print(f"wrote {tuple(x.shape)} samples of {args.model} (seed {args.seed}) to {args.out}")
+    if args.png:
+        from tutorial_lib import plots
+        plots.save_images(x[:64], args.png)
+        print(f"grid of the first {min(64, args.n)} in {args.png}")
+    return 0
+
+
+def _build(args) -> int:
     chosen = BUILD_NOTEBOOKS if not args.only else [nb for nb in BUILD_NOTEBOOKS if nb[:2] in args.only]
     if not chosen:
-        parser.exit(2, f"error: --only {' '.join(args.only)} selects none of {', '.join(BUILD_NOTEBOOKS)}\n")
+        raise ValueError(f"--only {' '.join(args.only)} selects none of {', '.join(BUILD_NOTEBOOKS)}: "
+                         f"give notebook numbers, e.g. --only 04 05")
+    runtime.check_choice("--device", args.device, runtime.DEVICES)
     build(chosen, runs=args.runs, device=args.device)
     return 0
 

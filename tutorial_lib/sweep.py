@@ -20,6 +20,12 @@ Where the runs execute is an executor's business, never ours: a local process po
 parallelism cap; ``--executor submitit-local`` runs the same path on this machine), or Ray
 (``ray.remote`` with a GPU fraction per run; ``pip install ray``). The layout, CSV and plot are
 the same whichever runs them.
+
+What cannot work is refused before any kernel starts, in one line on stderr, ``error: <what is
+wrong and what to do>``, exit status 2: a bad grid or parameter, a file that is no notebook, an
+executor whose package (papermill, submitit, Ray) or cluster is missing, an ``--out`` it cannot
+write. A sweep whose runs failed exits 1 after its table and plot, its last line naming how many
+failed and where their notebooks are. ``--debug`` shows the full traceback instead of one line.
 """
 from __future__ import annotations
 
@@ -33,7 +39,9 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +52,10 @@ from tutorial_lib import runtime
 from tutorial_lib.series import declared_parameters, run_notebook
 
 EXECUTORS = ("local", "slurm", "submitit-local", "ray")
+
+
+class SweepError(RuntimeError):
+    """A sweep that cannot run here as asked (no Slurm, a refused job); the message says what to do."""
 
 
 def parse_assignment(text: str, many: bool) -> tuple[str, list]:
@@ -146,7 +158,8 @@ def plan(notebook: Path, grid: dict[str, list], fixed: dict, out: Path, smoke: b
     declared = declared_parameters(notebook)
     unknown = [k for k in [*grid, *fixed] if k not in declared]
     if unknown:
-        raise ValueError(f"{notebook.name} has no parameter(s) {unknown}; it declares: {', '.join(declared)}")
+        raise ValueError(f"{notebook.name} has no parameter {', '.join(unknown)}: choose from those it declares, "
+                         f"{', '.join(declared)}")
     if "results_json" not in declared:
         raise ValueError(f"{notebook.name} has no results_json parameter, so it records nothing to collect")
     specs = []
@@ -196,13 +209,18 @@ def run_submitit(specs: list[RunSpec], folder: Path, *, cluster: str | None = No
                  cpus_per_run: int = 2) -> list[dict]:
     """One submitit array job: Slurm (``cluster=None`` auto-detects it) or ``cluster="local"``."""
     import submitit
+    from submitit.core.utils import FailedSubmissionError
     from submitit.helpers import as_completed
 
     executor = submitit.AutoExecutor(folder=folder / "%j", cluster=cluster)
     executor.update_parameters(timeout_min=timeout_min, gpus_per_node=int(math.ceil(gpus_per_run)),
                                cpus_per_task=cpus_per_run, slurm_array_parallelism=parallelism,
                                name="tutorial-sweep", **({"slurm_partition": partition} if partition else {}))
-    jobs = executor.map_array(execute, specs)
+    try:
+        jobs = executor.map_array(execute, specs)
+    except FailedSubmissionError as err:
+        raise SweepError(f"Slurm refused the sweep's array job ({' '.join(str(err).split())}): check --partition, "
+                         f"--gpus-per-run and --time-min against the cluster's limits") from None
     print(f"submitted {len(jobs)} runs as {executor.cluster} job(s) {jobs[0].job_id.split('_')[0]}; logs in {folder}",
           flush=True)
     index = {id(job): i for i, job in enumerate(jobs)}
@@ -220,10 +238,7 @@ def run_submitit(specs: list[RunSpec], folder: Path, *, cluster: str | None = No
 def run_ray(specs: list[RunSpec], *, address: str | None = None, gpus_per_run: float = 0,
             cpus_per_run: float = 1) -> list[dict]:
     """Each run as a Ray task asking for ``gpus_per_run`` of a GPU (0.25: four runs share one)."""
-    try:
-        import ray
-    except ImportError:
-        raise ValueError("--executor ray needs Ray: pip install 'tutorial_lib[ray]' (or pip install ray)") from None
+    import ray
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     gpus = ray.cluster_resources().get("GPU", 0)
     if gpus_per_run > gpus:
@@ -251,7 +266,8 @@ def sweep(notebook: Path, grid: dict[str, list], fixed: dict, out: Path, *, smok
     runtime.check_choice("executor", executor, EXECUTORS)
     runtime.check_positive_int("jobs", jobs)
     specs = plan(notebook, grid, fixed, out, runtime.smoke_mode() if smoke is None else smoke)
-    runtime.ensure_dir(out / "runs")
+    check_executor(executor)
+    _check_out(out)
     where = ({"local": f"{jobs} at a time" if jobs > 1 else "one at a time"}.get(executor, executor)
              + (", smoke mode" if specs[0].smoke else ""))
     print(f"{len(specs)} runs of {notebook.name} ({where}) -> {out}", flush=True)
@@ -262,6 +278,36 @@ def sweep(notebook: Path, grid: dict[str, list], fixed: dict, out: Path, *, smok
     options = {k: v for k, v in options.items() if k != "address"}
     return run_submitit(specs, out / "submitit", cluster="local" if executor == "submitit-local" else None,
                         **options)
+
+
+def check_executor(executor: str) -> None:
+    """Refuse an executor that cannot run here (its package or its cluster is missing), before any run."""
+    needs = {"local": ["papermill"], "slurm": ["papermill", "submitit"], "submitit-local": ["papermill", "submitit"],
+             "ray": ["papermill", "ray"]}[executor]
+    install = {"papermill": "pip install -e '.[sweep]' (or pip install papermill)",
+               "submitit": "pip install -e '.[sweep]' (or pip install submitit)",
+               "ray": "pip install -e '.[ray]' (or pip install ray)"}
+    for package in needs:
+        try:
+            __import__(package)
+        except ImportError:
+            raise ModuleNotFoundError(f"--executor {executor} needs {package}, which is not installed here: "
+                                      f"{install[package]}") from None
+    if executor == "slurm" and not (shutil.which("sbatch") and shutil.which("srun")):
+        raise SweepError("--executor slurm needs a Slurm cluster, and sbatch/srun are not on this machine's PATH: "
+                         "run the sweep on the cluster's login node, or use --executor submitit-local (the same "
+                         "path on this machine) or --executor local")
+
+
+def _check_out(out: Path) -> None:
+    """The sweep's folder (and its ``runs/``) can be made and written, or one OSError naming ``--out``."""
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as err:
+        why = ("a file is in the way" if isinstance(err, (FileExistsError, NotADirectoryError))
+               else err.strerror or str(err))
+        raise OSError(f"cannot write the sweep's folder {out} ({why}): give --out a folder you can write to") from None
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -316,8 +362,19 @@ def plot(rows: list[dict], grid: dict[str, list], metric: str | None, path: Path
     return metric
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+CLI_ERRORS = (ValueError, OSError, ImportError, SweepError)
+"""Failures with a cause outside the code (input, files, packages, cluster): one line each. Bugs raise."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument ends in one line on stderr, ``error: ...``, not the usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m tutorial_lib.sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
                         help="a swept parameter (repeat for more)")
@@ -335,35 +392,64 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpus-per-run", type=float, default=0,
                         help="slurm: GPUs per run (rounded up); ray: a fraction of a GPU, e.g. 0.25")
     parser.add_argument("--ray-address", help="ray: the cluster address (default: start a local Ray)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback instead of one line")
+    return parser
 
-    try:
-        check_notebook(args.notebook)
-        grid = dict(parse_assignment(g, many=True) for g in args.grid)
-        fixed = {k: v[0] for k, v in (parse_assignment(p, many=False) for p in args.param)}
-        if args.jobs < 1 or args.parallelism < 1 or args.time_min < 1 or not args.gpus_per_run >= 0:
-            raise ValueError("--jobs, --parallelism and --time-min must be at least 1, --gpus-per-run >= 0")
-    except ValueError as err:
-        parser.error(str(err))
+
+def _grid_and_fixed(args) -> tuple[dict[str, list], dict]:
+    """``--grid`` and ``-p`` as {name: values} and {name: value}, checked; ValueError names what is wrong."""
+    check_notebook(args.notebook)
+    grid, fixed = {}, {}
+    for text, many in [(g, True) for g in args.grid] + [(p, False) for p in args.param]:
+        name, values = parse_assignment(text, many=many)
+        if name in grid or name in fixed:
+            raise ValueError(f"{name} is given twice: give each parameter once, a swept one as --grid "
+                             f"{name}=V1,V2,... and a fixed one as -p {name}=VALUE")
+        if many:
+            grid[name] = values
+        else:
+            fixed[name] = values[0]
+    if args.jobs < 1 or args.parallelism < 1 or args.time_min < 1 or not 0 <= args.gpus_per_run < math.inf:
+        raise ValueError("--jobs, --parallelism and --time-min must be at least 1, --gpus-per-run >= 0")
     if not grid:
-        parser.error("give at least one --grid NAME=V1,V2,...")
+        raise ValueError("give at least one --grid NAME=V1,V2,...")
+    return grid, fixed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        grid, fixed = _grid_and_fixed(args)
+    except ValueError as err:
+        if args.debug:
+            raise
+        parser.error(str(err))
     out = args.out or runtime.REPO_ROOT / "runs" / f"sweep-{args.notebook.stem}-{datetime.now():%Y%m%d-%H%M%S}"
     try:
         rows = sweep(args.notebook, grid, fixed, out, smoke=args.smoke or runtime.smoke_mode(),
                      executor=args.executor, jobs=args.jobs, parallelism=args.parallelism,
                      timeout_min=args.time_min, partition=args.partition, gpus_per_run=args.gpus_per_run,
                      address=args.ray_address)
-    except (ValueError, runtime.RunsFolderError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        write_csv(rows, out / "results.csv")
+    except CLI_ERRORS as err:
+        if args.debug:
+            raise
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
-    write_csv(rows, out / "results.csv")
     metric = plot(rows, grid, args.metric, out / "sweep.png")
     failed = [r for r in rows if r["status"] != "ok"]
     print(f"{len(rows) - len(failed)}/{len(rows)} runs succeeded; table {out / 'results.csv'}"
           + (f"; plot of {metric}: {out / 'sweep.png'}" if metric else ""))
     for r in failed:
         print(f"  {r['status']}: {r['run']} {r.get('error', '')}")
-    return 1 if failed else 0
+    if failed:
+        logs = f" and the executors' logs in {out / 'submitit'}" if args.executor in ("slurm", "submitit-local") else ""
+        print(f"error: {len(failed)} of {len(rows)} runs failed (listed above, and in {out / 'results.csv'}); "
+              f"read why in their executed notebooks in {out / 'notebooks'} (a failed one ends in .failed.ipynb)"
+              f"{logs}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
