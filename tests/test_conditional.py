@@ -61,6 +61,140 @@ def test_inpaint_blend_by_hand_keeps_known_pixels_exactly():
     assert out[0, 0].item() == 9.0 and torch.equal(out[:, 1:], x[:, 1:])   # even a NaN guess stays out
 
 
+# ---------------------------------------------------------------------------- moving centres, gradient shares
+
+def test_moving_centres_update_exactly_as_defined():
+    centres = torch.tensor([[1.0, 1.0], [5.0, 5.0], [7.0, 7.0]])
+    seen = torch.tensor([True, False, True])
+    features = torch.tensor([[3.0, 1.0], [5.0, 3.0], [2.0, 4.0]])
+    labels = torch.tensor([0, 0, 1])                     # batch means: class 0 (4, 2), class 1 (2, 4); class 2 absent
+    new, new_seen = cvaegan.moving_centres(centres, seen, features, labels, momentum=0.75)
+    # class 0 has a centre: 0.75 · (1, 1) + 0.25 · (4, 2) = (1.75, 1.25)
+    # class 1 has none yet: its batch mean (2, 4), not a blend with the placeholder (5, 5)
+    # class 2 is not in the batch: unchanged
+    assert torch.equal(new, torch.tensor([[1.75, 1.25], [2.0, 4.0], [7.0, 7.0]]))
+    assert new_seen.tolist() == [True, True, True]
+    assert torch.equal(centres, torch.tensor([[1.0, 1.0], [5.0, 5.0], [7.0, 7.0]]))       # nothing in place
+    zero, _ = cvaegan.moving_centres(centres, seen, features, labels, momentum=0.0)       # α = 0: per-batch
+    assert torch.equal(zero[:2], torch.tensor([[4.0, 2.0], [2.0, 4.0]]))
+
+
+def test_centre_gap_loss_by_hand_and_per_batch_centres_give_the_old_loss():
+    centres, seen = torch.tensor([[1.0, 0.0], [1.0, 1.0], [9.0, 9.0]]), torch.tensor([True, True, False])
+    fake = torch.tensor([[1.0, 2.0], [3.0, 1.0], [5.0, 5.0]])
+    fake_y = torch.tensor([0, 1, 2])                     # class 2 has no real centre: ignored
+    # class 0: ‖(1, 0) − (1, 2)‖² = 4; class 1: ‖(1, 1) − (3, 1)‖² = 4 -> ½ · 8
+    assert cvaegan.centre_gap_loss(centres, seen, fake, fake_y).item() == pytest.approx(4.0)
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(12, 3, generator=g), torch.randn(12, 3, generator=g)
+    y = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3, 4, 4, 0, 0])
+    fresh, seen = cvaegan.moving_centres(torch.zeros(10, 3), torch.zeros(10, dtype=torch.bool), real, y, momentum=0.9)
+    assert torch.allclose(cvaegan.centre_gap_loss(fresh, seen, fake, y.roll(3)),
+                          cvaegan.class_centre_matching_loss(real, y, fake, y.roll(3)))
+
+
+def test_the_model_keeps_its_real_centres_as_moving_averages():
+    torch.manual_seed(0)
+    alpha = 0.8
+    model = cvaegan.CVAEGAN(cvaegan.CVAEGANConfig(centre_momentum=alpha, **SMALL))
+    x1, x2 = torch.rand(8, 1, 28, 28) * 2 - 1, torch.rand(8, 1, 28, 28) * 2 - 1
+    y1, y2 = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]), torch.tensor([0, 0, 0, 1, 1, 1, 5, 5])
+    with torch.no_grad():                                # no step: D and C stay as they are
+        f_c = [model.classifier.features(x) for x in (x1, x2)]
+        f_d = [model.discriminator.features(x) for x in (x1, x2)]
+        model.generator_loss(Batch(x1, y1))
+        assert torch.allclose(model.class_centres[0], f_c[0][:2].mean(0))              # the first batch sets it
+        assert torch.allclose(model.real_centre[0], f_d[0].mean(0))
+        model.generator_loss(Batch(x2, y2))
+    assert torch.allclose(model.class_centres[0], alpha * f_c[0][:2].mean(0) + (1 - alpha) * f_c[1][:3].mean(0))
+    assert torch.allclose(model.class_centres[2], f_c[0][4:6].mean(0))                  # absent from batch 2
+    assert torch.allclose(model.class_centres[5], f_c[1][6:].mean(0))                   # new in batch 2
+    assert model.class_centre_seen.tolist() == [True, True, True, True, False, True, False, False, False, False]
+    assert torch.allclose(model.real_centre[0], alpha * f_d[0].mean(0) + (1 - alpha) * f_d[1].mean(0))
+    # the centres are constants for G: L_GC against them is the hand formula on the stored centre
+    assert not model.class_centres.requires_grad and not model.real_centre.requires_grad
+
+
+def test_gradient_shares_by_hand():
+    w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    v = torch.nn.Parameter(torch.tensor([0.5]))
+    terms = {"a": 3 * w[0], "b": w[1] ** 2, "c": 5 * v.sum()}
+    # ∇_w a = (3, 0), ∇_w b = (0, 4), c does not depend on w
+    got = cvaegan.gradient_shares(terms, [w])
+    assert got["a"] == {"norm": pytest.approx(3.0), "share": pytest.approx(3 / 7)}
+    assert got["b"] == {"norm": pytest.approx(4.0), "share": pytest.approx(4 / 7)}
+    assert got["c"] == {"norm": 0.0, "share": 0.0}
+    # over both parameters the norm is over all of them together
+    both = cvaegan.gradient_shares({"ab": 3 * w[0] + w[1] ** 2 + 5 * v.sum()}, [w, v])
+    assert both["ab"]["norm"] == pytest.approx((9 + 16 + 25) ** 0.5) and both["ab"]["share"] == pytest.approx(1.0)
+
+
+def test_generator_gradient_shares_measure_the_weighted_terms_and_leave_the_centres_alone():
+    torch.manual_seed(0)
+    x, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8) % 10
+    shares = {}
+    for weight in (1.0, 2.0):
+        torch.manual_seed(0)
+        model = cvaegan.CVAEGAN(cvaegan.CVAEGANConfig(centre_weight=weight, **SMALL))
+        torch.manual_seed(1)
+        shares[weight] = model.generator_gradient_shares(x, y)
+        assert not model.real_centre_seen.any() and not model.class_centre_seen.any()
+    assert set(shares[1.0]) == {"pairwise", "centre", "class_centre"}                 # L_KL reaches E only
+    assert shares[2.0]["centre"]["norm"] == pytest.approx(2 * shares[1.0]["centre"]["norm"], rel=1e-5)
+    assert shares[2.0]["pairwise"]["norm"] == pytest.approx(shares[1.0]["pairwise"]["norm"], rel=1e-5)
+    assert sum(s["share"] for s in shares[2.0].values()) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------- D's fakes
+
+def test_the_discriminator_loss_is_algorithm_1s_on_reconstructions_and_prior_samples():
+    torch.manual_seed(0)
+    model = cvaegan.CVAEGAN(cvaegan.CVAEGANConfig(**SMALL))
+    x, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8) % 10
+    torch.manual_seed(1)
+    loss, logs = model.discriminator_loss(Batch(x, y))
+    with torch.no_grad():                                # the same draws by hand: ε for z ~ q, then z_p
+        torch.manual_seed(1)
+        mu, logvar = model.encoder(x, y)
+        x_rec = model.generator(mu + (0.5 * logvar).exp() * torch.randn_like(mu), y)
+        x_prior = model.generator(torch.randn(8, SMALL["latent_dim"]), y)
+        d = model.discriminator
+        by_hand = -(F.logsigmoid(d(x)).mean() + F.logsigmoid(-d(x_rec)).mean() + F.logsigmoid(-d(x_prior)).mean())
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
+    assert "D(x')" in logs
+
+
+def test_the_discriminator_loss_changes_when_only_the_reconstructions_change():
+    torch.manual_seed(0)
+    model = cvaegan.CVAEGAN(cvaegan.CVAEGANConfig(**SMALL))
+    x, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8) % 10
+    torch.manual_seed(1)
+    before = model.discriminator_loss(Batch(x, y))[0]
+    with torch.no_grad():                                # E only shapes x′ = G(E(x, c), c), never a prior sample
+        for p in model.encoder.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    torch.manual_seed(1)
+    after = model.discriminator_loss(Batch(x, y))[0]
+    assert after.item() != pytest.approx(before.item(), rel=1e-4)
+    seen = []
+    model.discriminator.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    model.discriminator_loss(Batch(x, y))
+    assert len(seen) == 3                                # real, prior samples and reconstructions
+
+
+def test_the_cgan_discriminator_sees_prior_samples_only():
+    torch.manual_seed(0)
+    model = cvaegan.CVAEGAN(cvaegan.CVAEGANConfig(variant="cgan", **SMALL))
+    x, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8) % 10
+    torch.manual_seed(1)
+    loss, logs = model.discriminator_loss(Batch(x, y))
+    with torch.no_grad():
+        torch.manual_seed(1)
+        x_prior = model.generator(torch.randn(8, SMALL["latent_dim"]), y)
+        expected = losses.discriminator_loss(model.discriminator(x, y), model.discriminator(x_prior, y))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5) and "D(x')" not in logs
+
+
 # ---------------------------------------------------------------------------- labels reach the losses
 
 def test_the_classifier_loss_uses_the_batch_labels():
@@ -199,6 +333,7 @@ def test_gradient_norms_the_feature_loss_keeps_its_gradient_where_the_minimax_lo
     ({"centre_weight": float("nan")}, "centre_weight=nan"),
     ({"latent_dim": 0}, "latent_dim=0 must be"),
     ({"beta1": 1.0}, "beta1=1.0 must be in"),
+    ({"centre_momentum": 1.0}, r"centre_momentum=1.0 must be a number in \[0, 1\)"),
     ({"variant": "cvae", "generator_loss": "nonsaturating"}, "no discriminator"),
 ])
 def test_bad_config_values_fail_clearly(bad, message):
@@ -214,6 +349,28 @@ def test_export_and_load_round_trip(runs_dir):
     z, y = model.noise(3), torch.tensor([1, 5, 9])
     with torch.no_grad():
         assert torch.equal(loaded.sample(3, z=z, y=y), model.sample(3, z=z, y=y))
+
+
+def test_the_table_script_end_to_end_on_the_sample(runs_dir, tmp_path):
+    import importlib.util
+    import json
+    from tutorial_lib import runtime
+    spec = importlib.util.spec_from_file_location("cvaegan_table", runtime.REPO_ROOT / "experiments" / "cvaegan_table.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "table.json"
+    script.main(["--dataset", "mnist-sample", "--train-limit", "256", "--epochs", "1", "--only", "CVAE-GAN", "CGAN",
+                 "--init-shares", "--set", "width=4", "latent_dim=4", "eval_n=100", "eval_seeds=2",
+                 "samples_per_class=5", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert list(result["models"]) == ["CVAE-GAN", "CGAN"] and result["settings"]["width"] == 4
+    row = result["models"]["CVAE-GAN"]
+    assert row["epochs_trained"] == 1 and len(row["top1"]["values"]) == 2 and row["FD"]["mean"] > 0
+    for when in ("init", "trained"):
+        assert sum(s["share"] for s in row["gradient_shares"][when].values()) == pytest.approx(1.0)
+    literal = result["init_shares"]["paper 1e-3 literal"]
+    assert literal["weights"]["centre_weight"] == 1e-3 and literal["shares"]["pairwise"]["share"] > 0.9
+    assert "| CVAE-GAN |" in out.with_suffix(".md").read_text()
 
 
 # ============================================================================ IP-GAN
@@ -325,6 +482,17 @@ def test_ipgan_samples_and_recombines():
         assert not torch.equal(out, model.recombine(x_s, x_a.flip(0)))     # the attributes from x_a
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
         model.sample(3, y=torch.tensor([1, 2]))
+
+
+def test_ipgan_has_its_own_kl_weight_and_notebook_10_passes_it():
+    from tutorial_lib import runtime
+    assert ipgan.IPGANConfig().kl_weight == 1.0 != cvaegan.CVAEGANConfig().kl_weight
+    defaults = runtime.notebook_defaults("10_conditional_gans")
+    assert defaults["ipgan_kl_weight"] == ipgan.IPGANConfig().kl_weight
+    import nbformat
+    notebook = nbformat.read(runtime.NOTEBOOKS_DIR / "10_conditional_gans.ipynb", as_version=4)
+    setup = next(c.source for c in notebook.cells if "methods.IPGANConfig(" in c.source)
+    assert "kl_weight=ipgan_kl_weight" in setup
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -7,18 +7,24 @@ Four networks (the primary source's names):
     D(x)    -> logit          real or fake; f_D(x) its last hidden layer
     C(x)    -> 10 logits      digit classifier; f_C(x) its last hidden layer
 
-The losses as the source writes them (weights λ are ours to set; see :class:`CVAEGANConfig`):
+The losses as the source writes them, with D's fakes as the paper's Algorithm 1 has them (weights λ
+are ours to set; see :class:`CVAEGANConfig`):
 
-    L_D  = −E_x log D(x) − E_z log(1 − D(G(z, c)))                  (the GAN's own D loss)
+    L_D  = −E_x log D(x) − E_x log(1 − D(x′)) − E_z log(1 − D(G(z, c)))   (reconstructions and prior samples)
     L_C  = −E_(x,c) log P(c | x)                                     (C on real images only)
     L_KL = KL(q(z | x, c) ‖ N(0, I))
     L_G  = ½ (‖x − x′‖² + ‖f_D(x) − f_D(x′)‖²),  x′ = G(z, c), z ~ q(z | x, c)   (pairwise)
-    L_GD = ½ ‖E_x f_D(x) − E_z f_D(G(z, c))‖²                        (feature-centre matching)
-    L_GC = ½ Σ_c ‖E_{x of class c} f_C(x) − E_z f_C(G(z, c))‖²       (per-class centres)
+    L_GD = ½ ‖f̄_D − E_z f_D(G(z, c))‖²                              (feature-centre matching)
+    L_GC = ½ Σ_c ‖f̄_C,c − E_z f_C(G(z, c))‖²                        (per-class centres)
+
+f̄_D and f̄_C,c are the real images' feature centres, kept as moving averages over batches as the paper
+does (see :func:`moving_centres`); the fakes' centres are the batch's own.
 
 One iteration: (1) D on L_D, (2) C on L_C, (3) E and G together on λ_KL·L_KL + λ_G·L_G +
 λ_GD·L_GD + λ_GC·L_GC. E only sees L_KL and L_G (the other two terms decode prior noise, not E's
-codes), so one step over both networks is the paper's separate E and G updates.
+codes), so one step over both networks is the paper's separate E and G updates: with Adam, which
+rescales every parameter's step by its own gradient size, E's update depends only on λ_KL : λ_G and
+G's only on λ_G : λ_GD : λ_GC.
 
 ``variant`` gives the ablations with the same code: 'cvae' (E and G only: L_KL and the pixel term
 of L_G), 'cgan' (G and a D that is itself told the class, as in Mirza & Osindero; no E, no C) and
@@ -72,15 +78,71 @@ def class_centre_matching_loss(real_features: Tensor, real_labels: Tensor, fake_
     adds nothing. features (B, F), (B', F); labels (B,), (B',) int in [0, num_classes) -> scalar
     [mean over each class's examples inside the norm, sum over features and classes]
     """
-    def centres(features: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-        sums = features.new_zeros(num_classes, features.shape[1]).index_add(0, labels, features)
-        counts = torch.bincount(labels, minlength=num_classes).to(features.dtype)
-        return sums / counts.clamp_min(1).unsqueeze(1), counts > 0
-
-    real_centre, real_seen = centres(real_features, real_labels)
-    fake_centre, fake_seen = centres(fake_features, fake_labels)
+    real_centre, real_counts = centres_by_class(real_features, real_labels, num_classes)
+    fake_centre, fake_counts = centres_by_class(fake_features, fake_labels, num_classes)
     gaps = (real_centre - fake_centre).pow(2).sum(dim=1)                      # (num_classes,)
-    return 0.5 * (gaps * (real_seen & fake_seen).to(gaps.dtype)).sum()
+    return 0.5 * (gaps * ((real_counts > 0) & (fake_counts > 0)).to(gaps.dtype)).sum()
+
+
+def centres_by_class(features: Tensor, labels: Tensor, num_classes: int = NUM_CLASSES) -> tuple[Tensor, Tensor]:
+    """The batch mean of each class's features, and how many examples each class has.
+
+    features (B, F), labels (B,) int in [0, num_classes) -> centres (num_classes, F) (0 for an absent
+    class), counts (num_classes,)
+    """
+    sums = features.new_zeros(num_classes, features.shape[1]).index_add(0, labels, features)
+    counts = torch.bincount(labels, minlength=num_classes).to(features.dtype)
+    return sums / counts.clamp_min(1).unsqueeze(1), counts
+
+
+def moving_centres(centres: Tensor, seen: Tensor, features: Tensor, labels: Tensor,
+                   momentum: float) -> tuple[Tensor, Tensor]:
+    """One moving-average update of per-class feature centres (the paper's running class centres).
+
+    With m_k the mean of this batch's features of class k and α = ``momentum``:
+
+        c_k ← m_k                        if class k is in the batch and has no centre yet
+        c_k ← α · c_k + (1 − α) · m_k    if class k is in the batch and has one
+        c_k unchanged                    if class k is not in the batch
+
+    α = 0 gives the plain per-batch centres. A single centre over all examples (f_D's real centre) is
+    the case of one class, labels all 0. centres (K, F), seen (K,) bool, features (B, F), labels (B,)
+    -> the new centres (K, F) and seen (K,); nothing is changed in place, and no gradient flows
+    (the centres are constants for the networks).
+    """
+    batch_mean, counts = centres_by_class(features.detach(), labels, len(centres))
+    in_batch = (counts > 0).unsqueeze(1)
+    blended = torch.where(seen.unsqueeze(1), momentum * centres + (1 - momentum) * batch_mean, batch_mean)
+    return torch.where(in_batch, blended, centres), seen | (counts > 0)
+
+
+def centre_gap_loss(real_centres: Tensor, real_seen: Tensor, fake_features: Tensor, fake_labels: Tensor) -> Tensor:
+    """½ Σ_k ‖c_k − (mean of the fake features of class k)‖² over the classes k with a real centre and at
+    least one fake: L_GC against running class centres c (K, F), and L_GD with K = 1.
+
+    real_centres (K, F), real_seen (K,) bool, fake_features (B, F), fake_labels (B,) -> scalar
+    """
+    fake_centres, counts = centres_by_class(fake_features, fake_labels, len(real_centres))
+    gaps = (real_centres - fake_centres).pow(2).sum(dim=1)                    # (K,)
+    return 0.5 * (gaps * (real_seen & (counts > 0)).to(gaps.dtype)).sum()
+
+
+def gradient_shares(terms: dict[str, Tensor], params) -> dict[str, dict[str, float]]:
+    """How much of a network's gradient each (weighted) loss term supplies.
+
+    For every term L_k: norm_k = ‖∇_θ L_k‖₂ over all of ``params`` together, and
+    share_k = norm_k / Σ_j norm_j (the shares add up to 1; all 0 if every norm is 0). A term that
+    does not depend on θ has norm 0. Needs a graph from each term to ``params`` (gradients enabled).
+    terms: name -> scalar tensor -> name -> {"norm": float, "share": float}
+    """
+    params = [p for p in params if p.requires_grad]
+    norms = {}
+    for name, value in terms.items():
+        grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+        squares = [g.detach().pow(2).sum() for g in grads if g is not None]
+        norms[name] = float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+    total = sum(norms.values())
+    return {name: {"norm": norm, "share": norm / total if total > 0 else 0.0} for name, norm in norms.items()}
 
 
 def inpaint_blend(x: Tensor, x_generated: Tensor, mask: Tensor) -> Tensor:
@@ -114,12 +176,17 @@ def class_labels(n: int, y: Tensor | None, device: torch.device) -> Tensor:
 class CVAEGANConfig:
     """Settings of :class:`CVAEGAN`.
 
-    The four λ defaults are the numbers Bao et al. 2017 give (λ_KL = 3, λ_G = 1, λ_GD = λ_GC = 10⁻³;
-    the source gives none), kept as they are rather than rescaled for digits. The same numbers do not
-    give the paper's balance between the terms: its pixel sum runs over 128 × 128 × 3 = 49,152 values
-    and its L_G also matches f_C, while here the pixel sum runs over 784 values and L_G matches f_D
-    only (the source's form, see ``pairwise_classifier_features``), so L_KL weighs relatively more
-    against reconstruction here than in the paper.
+    The weights are chosen by what each term contributes to G's gradient (:meth:`CVAEGAN.generator_gradient_shares`),
+    not copied. Bao et al. 2017 give λ_KL = 3, λ_G = 1 and 10⁻³; taken as λ_GD = λ_GC = 10⁻³ beside λ_G = 1,
+    the centre terms get ~10⁻⁵ of G's gradient at initialisation (width 64, batch 128: 2.0e3 from λ_G·L_G,
+    7.7e-3 and 1.4e-2 from the other two), so the paper's remedy would be off. The paper cannot have
+    meant that: its pixel sum runs over 128 × 128 × 3 = 49,152 values (63 × our 784), which tilts G
+    further towards L_G, yet it credits the centre terms with G's realism and class. The centre terms'
+    gradients grow 100–400 × as D and C learn (an untrained D's features carry no signal), so the
+    defaults balance the shares *in training*: λ_GD = 3 and λ_GC = 0.3 give L_G, L_GD and L_GC 32 %, 32 %
+    and 36 % of G's gradient after a short CPU run (docs/cvaegan_results.md); weights that give each a
+    third at initialisation (300, 150) leave L_G 0.2 % after the same run. With Adam only the ratios
+    λ_G : λ_GD : λ_GC matter for G and λ_KL : λ_G for E, which stays the paper's 3 : 1.
     """
     variant: str = "cvaegan"
     """'cvaegan' (E, G, D, C), 'cvae' (E and G only) or 'cgan' (G and a class-conditional D)."""
@@ -130,13 +197,15 @@ class CVAEGANConfig:
     width: int = 64
     """Base channel count of every network."""
     kl_weight: float = 3.0
-    """λ_KL, the weight of L_KL (the source gives no weights; 3 is our reading of Bao et al. 2017)."""
+    """λ_KL, the weight of L_KL (the source gives no weights; Bao et al. 2017: 3)."""
     pairwise_weight: float = 1.0
-    """λ_G, the weight of the pairwise loss L_G (our reading of Bao et al. 2017: 1)."""
-    centre_weight: float = 1e-3
-    """λ_GD, the weight of L_GD (our reading of Bao et al. 2017: 10⁻³); with Adam only its ratio to λ_G matters."""
-    class_centre_weight: float = 1e-3
-    """λ_GC, the weight of L_GC (our reading of Bao et al. 2017: 10⁻³)."""
+    """λ_G, the weight of the pairwise loss L_G (Bao et al. 2017: 1 in E's update)."""
+    centre_weight: float = 3.0
+    """λ_GD, the weight of L_GD: ~⅓ of G's gradient in training (see above); with Adam only its ratio to λ_G matters."""
+    class_centre_weight: float = 0.3
+    """λ_GC, the weight of L_GC: ~⅓ of G's gradient in training (see above)."""
+    centre_momentum: float = 0.9
+    """α of the real images' moving feature centres f̄_D and f̄_C,c (see :func:`moving_centres`); 0: per-batch centres."""
     nonsaturating_weight: float = 1.0
     """Weight of −log D(G(z, c)) when generator_loss='nonsaturating' (in place of λ_GD·L_GD)."""
     pairwise_classifier_features: bool = False
@@ -156,6 +225,9 @@ class CVAEGANConfig:
         runtime.check_positive("lr", self.lr)
         if not 0 <= self.beta1 < 1:
             raise ValueError(f"beta1={self.beta1!r} must be in [0, 1)")
+        if isinstance(self.centre_momentum, bool) or not isinstance(self.centre_momentum, (int, float)) or not (
+                0 <= self.centre_momentum < 1):
+            raise ValueError(f"centre_momentum={self.centre_momentum!r} must be a number in [0, 1)")
         if self.variant == "cvae" and self.generator_loss != "feature_matching":
             raise ValueError("variant='cvae' has no discriminator, so generator_loss does not apply: leave it "
                              "at 'feature_matching' (the default)")
@@ -187,6 +259,13 @@ class CVAEGAN(Method):
             self.discriminator = nets.FeatureDiscriminator(cfg.width, conditional=cfg.variant == "cgan")
         if cfg.has_classifier:
             self.classifier = nets.Classifier(cfg.width)
+        # the real images' moving feature centres: f̄_D (1, F_D) and f̄_C,c (10, F_C), with whether each is set
+        if cfg.has_discriminator and cfg.generator_loss == "feature_matching":
+            self.register_buffer("real_centre", torch.zeros(1, self.discriminator.net.head.in_features))
+            self.register_buffer("real_centre_seen", torch.zeros(1, dtype=torch.bool))
+        if cfg.has_classifier:
+            self.register_buffer("class_centres", torch.zeros(NUM_CLASSES, self.classifier.net.head.in_features))
+            self.register_buffer("class_centre_seen", torch.zeros(NUM_CLASSES, dtype=torch.bool))
 
     def make_optimizers(self):
         def adam(params):
@@ -254,13 +333,31 @@ class CVAEGAN(Method):
 
     # ------------------------------------------------------------------ the losses
     def discriminator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
-        """(1) update D: −E log D(x) − E log(1 − D(G(z, c))), the fakes of the batch's classes."""
+        """(1) update D on real images against fakes of the batch's classes.
+
+        CVAE-GAN (Algorithm 1 of Bao et al. 2017, and both public re-implementations): the fakes are the
+        reconstructions x′ = G(z, c), z ~ q(z | x, c), and the prior samples G(z_p, c), z_p ~ N(0, I),
+        each term with weight 1 and a mean over the batch:
+
+            L_D = −E log D(x) − E log(1 − D(x′)) − E log(1 − D(G(z_p, c)))
+
+        CGAN has no encoder: its D sees prior samples only, −E log D(x, c) − E log(1 − D(G(z_p, c), c)).
+        """
         x_real, y = batch
-        x_fake = self.sample(len(x_real), y=y).detach()
+        logs = {}
+        with torch.no_grad():
+            if self.cfg.has_encoder:                           # the same draws, in order, as generator_terms
+                mu, logvar = self.encoder(x_real, y)
+                x_rec = self.generator(mu + (0.5 * logvar).exp() * torch.randn_like(mu), y)
+            x_fake = self.sample(len(x_real), y=y)
         real_logits, fake_logits = self.discriminator(x_real, y), self.discriminator(x_fake, y)
         loss = losses.discriminator_loss(real_logits, fake_logits)
+        if self.cfg.has_encoder:
+            rec_logits = self.discriminator(x_rec, y)
+            loss = loss + F.binary_cross_entropy_with_logits(rec_logits, torch.zeros_like(rec_logits))
+            logs["D(x')"] = torch.sigmoid(rec_logits).mean().detach()
         return loss, {"D(x)": torch.sigmoid(real_logits).mean().detach(),
-                      "D(G(z))": torch.sigmoid(fake_logits).mean().detach()}
+                      "D(G(z))": torch.sigmoid(fake_logits).mean().detach(), **logs}
 
     def classifier_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """(2) update C: L_C = −E log P(c | x), on real images and their labels."""
@@ -268,10 +365,16 @@ class CVAEGAN(Method):
         loss = F.cross_entropy(logits, batch.y)
         return loss, {"accuracy": (logits.argmax(dim=1) == batch.y).float().mean().detach()}
 
-    def generator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
-        """(3) update E and G: λ_KL·L_KL + λ_G·L_G + (λ_GD·L_GD or the non-saturating loss) + λ_GC·L_GC."""
+    def generator_terms(self, batch: Batch, update_centres: bool = True) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """The weighted terms of E's and G's loss on one batch, and the unweighted values to log.
+
+        Terms: 'kl' λ_KL·L_KL and 'pairwise' λ_G·L_G (with an encoder); 'centre' λ_GD·L_GD or
+        'nonsaturating' (with a discriminator); 'class_centre' λ_GC·L_GC (with a classifier). The real
+        centres of L_GD and L_GC first take this batch into their moving averages (see
+        :func:`moving_centres`); ``update_centres=False`` uses the updated centres without storing them.
+        """
         cfg, (x_real, y) = self.cfg, batch
-        loss, logs = x_real.new_zeros(()), {}
+        terms, logs = {}, {}
         if cfg.has_encoder:
             mu, logvar = self.encoder(x_real, y)
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
@@ -285,25 +388,46 @@ class CVAEGAN(Method):
                 rec_f.append(self.classifier.features(x_rec))
             kl = losses.kl_normal_standard(mu, logvar).mean()
             pairwise = pairwise_loss(x_real, x_rec, real_f, rec_f)
-            loss = loss + cfg.kl_weight * kl + cfg.pairwise_weight * pairwise
+            terms.update(kl=cfg.kl_weight * kl, pairwise=cfg.pairwise_weight * pairwise)
             logs.update(kl=kl.detach(), pairwise=pairwise.detach())
         if cfg.has_discriminator:
             x_fake = self.sample(len(x_real), y=y)
             if cfg.generator_loss == "feature_matching":
-                real_f = self.discriminator.features(x_real, y).detach()
-                centre = losses.feature_matching_loss(real_f, self.discriminator.features(x_fake, y))
-                loss = loss + cfg.centre_weight * centre
-                logs["centre"] = centre.detach()
+                one_class = torch.zeros_like(y)
+                centre, seen = moving_centres(self.real_centre, self.real_centre_seen,
+                                              self.discriminator.features(x_real, y), one_class, cfg.centre_momentum)
+                value = centre_gap_loss(centre, seen, self.discriminator.features(x_fake, y), one_class)
+                if update_centres:
+                    self.real_centre.copy_(centre)
+                    self.real_centre_seen.copy_(seen)
+                terms["centre"], logs["centre"] = cfg.centre_weight * value, value.detach()
             else:
-                nonsat = losses.generator_loss_nonsaturating(self.discriminator(x_fake, y))
-                loss = loss + cfg.nonsaturating_weight * nonsat
-                logs["nonsaturating"] = nonsat.detach()
+                value = losses.generator_loss_nonsaturating(self.discriminator(x_fake, y))
+                terms["nonsaturating"], logs["nonsaturating"] = cfg.nonsaturating_weight * value, value.detach()
             if cfg.has_classifier:
-                class_centre = class_centre_matching_loss(self.classifier.features(x_real).detach(), y,
-                                                          self.classifier.features(x_fake), y)
-                loss = loss + cfg.class_centre_weight * class_centre
-                logs["class_centre"] = class_centre.detach()
-        return loss, logs
+                centres, seen = moving_centres(self.class_centres, self.class_centre_seen,
+                                               self.classifier.features(x_real), y, cfg.centre_momentum)
+                value = centre_gap_loss(centres, seen, self.classifier.features(x_fake), y)
+                if update_centres:
+                    self.class_centres.copy_(centres)
+                    self.class_centre_seen.copy_(seen)
+                terms["class_centre"], logs["class_centre"] = cfg.class_centre_weight * value, value.detach()
+        return terms, logs
+
+    def generator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        """(3) update E and G: λ_KL·L_KL + λ_G·L_G + (λ_GD·L_GD or the non-saturating loss) + λ_GC·L_GC."""
+        terms, logs = self.generator_terms(batch)
+        return torch.stack(list(terms.values())).sum(), logs
+
+    def generator_gradient_shares(self, x_real: Tensor, y: Tensor) -> dict[str, dict[str, float]]:
+        """Each weighted term's gradient norm w.r.t. G's parameters and its share of their sum
+        (:func:`gradient_shares`), on one batch, leaving the moving centres as they are.
+
+        λ_KL·L_KL is left out: it reaches E only. Needs gradients enabled.
+        """
+        terms, _ = self.generator_terms(Batch(x_real, y), update_centres=False)
+        terms.pop("kl", None)
+        return gradient_shares(terms, self.generator.parameters())
 
     def generator_gradient_norms(self, x_real: Tensor, y: Tensor) -> dict[str, float]:
         """‖∇_θG‖ of three adversarial losses for G on the same z, classes and D: L_GD (feature

@@ -75,15 +75,17 @@ class IPGANConfig:
     """Settings of :class:`IPGAN`.
 
     The source gives no loss weights for IP-GAN, and the paper's were not checked for this code: the
-    defaults (1 on L_KL, L_GC and L_GD; λ = 0.1 in L_GR) are our choice for digits. Notebook 10 passes its
-    CVAE-GAN ``kl_weight`` (3) for L_KL instead of this default.
+    defaults (1 on L_KL, L_GC and L_GD; λ = 0.1 in L_GR) are our choice for digits. They are IP-GAN's own:
+    CVAE-GAN's λ_KL = 3 belongs to another model with another code size (notebook 10 passes its own
+    ``ipgan_kl_weight``, 1 by default, not CVAE-GAN's ``kl_weight``).
     """
     latent_dim: int = 16
     """Size of the attribute code z."""
     width: int = 64
     """Base channel count of every network."""
     kl_weight: float = 1.0
-    """Weight of L_KL (the source gives none)."""
+    """Weight of L_KL on A's code (the source gives none; ours, 1: the plain KL of a VAE's negative ELBO
+    beside the full-weight ½‖x_a − x′‖² of a pair with x_s = x_a; not CVAE-GAN's λ_KL)."""
     different_weight: float = 0.1
     """λ of L_GR for pairs of two different images (the source gives none; ours)."""
     same_fraction: float = 0.5
