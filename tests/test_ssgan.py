@@ -99,6 +99,7 @@ def test_the_discriminator_loss_never_reads_the_batch_labels(tiny):
     out = []
     for y in (tiny.y[:32], torch.randint(10, (32,)), torch.full((32,), -7)):
         torch.manual_seed(0)
+        model.restart_labelled_stream()                  # the same labelled batch each time
         out.append(model.discriminator_loss(methods.Batch(x, y))[0])
     assert out[0] == out[1] == out[2]
 
@@ -132,8 +133,8 @@ def test_the_losses_of_one_iteration_by_hand(tiny):
     x = tiny.floats(16)
     batch = methods.Batch(x, tiny.y[:16])
     torch.manual_seed(1)
-    i = torch.randint(20, (16,))                        # the labelled draw, then the noise, as the model does
-    z = torch.randn(16, SMALL["latent_dim"])
+    i = torch.rand(1, 20).argsort(dim=1)[0, :16]        # a fresh permutation's first 16, then z ~ U[0, 1)
+    z = torch.rand(16, SMALL["latent_dim"])
     d, g = model.discriminator, model.generator
     sup = torch.nn.functional.cross_entropy(d(data.as_float(model.labelled_x[i])), model.labelled_y[i])
     lse_real, lse_fake = torch.logsumexp(d(x), 1), torch.logsumexp(d(g(z)), 1)
@@ -144,7 +145,7 @@ def test_the_losses_of_one_iteration_by_hand(tiny):
     assert torch.allclose(logs["supervised"], sup, atol=1e-6)
 
     torch.manual_seed(2)
-    z = torch.randn(16, SMALL["latent_dim"])
+    z = torch.rand(16, SMALL["latent_dim"])
     f_real, f_fake = d.features(x), d.features(g(z))
     assert f_real.shape == (16, SMALL["d_hidden"][-1])
     expected = 0.5 * (f_real.mean(0) - f_fake.mean(0)).pow(2).sum()
@@ -169,8 +170,9 @@ def test_fit_changes_d_and_g_and_the_baseline_only_d(tiny):
     baseline.attach_labels(tiny)
     assert baseline.generator is None
     assert [p.name for p in baseline.phases()] == ["classifier"]
-    d_ids = {id(p) for p in baseline.discriminator.parameters()}
-    assert {id(p) for p in baseline.phases()[0].params} == d_ids == {id(p) for p in baseline.parameters()}
+    trained = {id(p) for p in baseline.discriminator.parameters()} - {id(g) for g in baseline.discriminator.hidden_scales()}
+    assert {id(p) for p in baseline.phases()[0].params} == trained
+    assert not any(p.requires_grad for p in baseline.averaged.parameters())
     d0 = _params(baseline.discriminator)
     history = trainer.fit(baseline, tiny.take(96), epochs=1, batch_size=32, checkpoint_dir=None, progress=False)
     assert not torch.equal(d0, _params(baseline.discriminator))
@@ -209,37 +211,155 @@ def test_the_run_folder_differs_per_label_draw():
     ({"n_labels": 25}, "multiple of 10"), ({"n_labels": 0}, "n_labels"), ({"label_seed": -1}, "label_seed"),
     ({"gan": "yes"}, "gan="), ({"d_hidden": ()}, "d_hidden"), ({"lr": -1.0}, "lr"),
     ({"input_noise": -0.1}, "input_noise"), ({"beta1": 1.0}, "beta1"), ({"unsupervised_weight": -1}, "unsupervised_weight"),
+    ({"polyak_decay": 1.0}, "polyak_decay"), ({"polyak_decay": -0.1}, "polyak_decay"),
 ])
 def test_bad_config_values_give_clear_errors(bad, message):
     with pytest.raises(ValueError, match=message):
         methods.build("ssgan", **{**SMALL, **bad})
 
 
-def test_data_dependent_init_standardises_every_layer_of_d(tiny):
+def _layer_outputs(model, x):
+    """The outputs (B, out) of each linear layer of D, in the mode D is in."""
+    h, outputs = x, []
+    for module in [*model.discriminator.body, *model.discriminator.head]:
+        h = module(h)
+        if isinstance(module, torch.nn.Linear):
+            outputs.append(h)
+    return outputs
+
+
+@torch.no_grad()
+def test_data_dependent_init_standardises_every_layer_of_d_with_the_noise_on(tiny):
+    pick = torch.randperm(len(tiny), generator=torch.Generator().manual_seed(0))[:200]
+    x = data.as_float(tiny.x[pick])
     for weight_norm in (True, False):
-        model = methods.build("ssgan", n_labels=20, weight_norm=weight_norm, **SMALL)
+        model = methods.build("ssgan", n_labels=20, weight_norm=weight_norm, **SMALL).eval()
+        torch.manual_seed(5)
         model.attach_labels(tiny, n_init=200)
-        pick = torch.randperm(len(tiny), generator=torch.Generator().manual_seed(0))[:200]
-        h = data.as_float(tiny.x[pick])
-        model.eval()
-        linear = 0
-        for module in [*model.discriminator.body, *model.discriminator.head]:
-            h = module(h)
-            if isinstance(module, torch.nn.Linear):
-                linear += 1
-                assert torch.allclose(h.mean(0), torch.zeros(h.shape[1]), atol=1e-4)
-                assert torch.allclose(h.std(0), torch.ones(h.shape[1]), atol=1e-3)
-        assert linear == len(SMALL["d_hidden"]) + 1
+        assert not model.training                        # its mode is restored
+        torch.manual_seed(5)                             # the same noise draws as the init saw
+        noisy = _layer_outputs(model.train(), x)
+        assert len(noisy) == len(SMALL["d_hidden"]) + 1
+        for h in noisy:                                  # standardised as training sees them: noise on
+            assert torch.allclose(h.mean(0), torch.zeros(h.shape[1]), atol=1e-4)
+            assert torch.allclose(h.std(0), torch.ones(h.shape[1]), atol=1e-3)
+        clean = _layer_outputs(model.eval(), x)          # without the noise the spread is smaller
+        assert clean[-1].std(0).mean() < 0.9
         plain = methods.build("ssgan", n_labels=20, weight_norm=weight_norm, data_init=False, **SMALL).eval()
         plain.attach_labels(tiny)
-        assert plain.discriminator(data.as_float(tiny.x[pick])).std(0).max() < 0.5   # PyTorch's default init: small
+        assert plain.discriminator(x).std(0).max() < 0.5   # PyTorch's default init: small
 
 
-def test_the_papers_learning_rate_schedule():
-    assert [ssgan.hold_then_decay(p) for p in (0.0, 0.5, 2 / 3, 5 / 6, 1.0)] == pytest.approx([1, 1, 1, 0.5, 0])
+# ----------------------------------------------------------------------------- the authors' recipe
+
+def test_the_hidden_scales_stay_fixed_and_the_output_scale_trains(tiny):
+    for fixed in (True, False):
+        torch.manual_seed(0)
+        model = methods.build("ssgan", n_labels=20, fixed_scales=fixed, **SMALL)
+        model.attach_labels(tiny)
+        d = model.discriminator
+        hidden = [g.detach().clone() for g in d.hidden_scales()]
+        out_scale = d.head[1].parametrizations.weight.original0.detach().clone()
+        directions = [m.parametrizations.weight.original1.detach().clone() for m in d.body if isinstance(m, torch.nn.Linear)]
+        assert len(hidden) == len(SMALL["d_hidden"])
+        held = {id(p) for p in model.phases()[0].params}
+        assert all((id(g) in held) != fixed for g in d.hidden_scales())
+        trainer.fit(model, tiny.take(96), epochs=1, batch_size=32, checkpoint_dir=None, progress=False)
+        same = [torch.equal(a, b) for a, b in zip(hidden, d.hidden_scales())]
+        assert all(same) if fixed else not any(same)
+        assert not torch.equal(out_scale, d.head[1].parametrizations.weight.original0)   # the output's g trains
+        moved = [m.parametrizations.weight.original1 for m in d.body if isinstance(m, torch.nn.Linear)]
+        assert not any(torch.equal(a, b) for a, b in zip(directions, moved))          # so do the directions v
+
+
+def _stream_indices(model, n):
+    """The labelled batch's positions in the labelled subset (n,), found by matching images."""
+    x, y = model.labelled_batch(n)
+    pool = data.as_float(model.labelled_x).flatten(1)                     # (L, 784)
+    match = (x.flatten(1)[:, None, :] == pool[None]).all(-1)              # (n, L)
+    assert (match.sum(1) == 1).all()                                      # each image is one of the subset
+    i = match.float().argmax(1)
+    assert torch.equal(model.labelled_y[i], y)
+    return i
+
+
+def test_labelled_batches_tile_the_labelled_set(tiny):
+    model = methods.build("ssgan", n_labels=20, **SMALL)
+    model.attach_labels(tiny)
+    everyone = torch.full((20,), 1)
+    for _ in range(3):                                   # batch = subset: every batch is a permutation of it
+        assert torch.equal(_stream_indices(model, 20).bincount(minlength=20), everyone)
+    for _ in range(3):                                   # batch = 5 × subset: each image 5 times per batch
+        assert torch.equal(_stream_indices(model, 100).bincount(minlength=20), 5 * everyone)
+    model.restart_labelled_stream()                      # batches of 8: any 20 in a row from the start are a permutation
+    stream = torch.cat([_stream_indices(model, 8) for _ in range(10)])      # 80 = 4 permutations
+    for k in range(4):
+        assert torch.equal(stream[20 * k:20 * (k + 1)].bincount(minlength=20), everyone)
+    assert not torch.equal(stream[:20], stream[20:40])                     # each a fresh order
+
+
+@torch.no_grad()
+def test_the_polyak_average_by_hand():
+    """β = 0.5; D's weights at steps 1, 2, 3 all equal to 1, 2, 4.
+
+    α_t = (1 − β)/(1 − β^t) = 1, 2/3, 4/7:  1  →  1 + 2/3·(2 − 1) = 5/3  →  5/3 + 4/7·(4 − 5/3) = 3.
+    The authors' uncorrected average from 0 with α = 1 − β: 0.5, 1.25, 2.625; divided by 1 − β³ = 0.875: 3.
+    """
+    model = methods.build("ssgan", n_labels=20, polyak_decay=0.5, **SMALL)
+    for value, expected in ((1.0, 1.0), (2.0, 5 / 3), (4.0, 3.0)):
+        for p in model.discriminator.parameters():
+            p.fill_(value)
+        model.update_average()
+        for p in model.averaged.parameters():
+            assert torch.allclose(p, torch.full_like(p, expected))
+    assert model.average_steps == 3
+    authors = 0.0
+    for value in (1.0, 2.0, 4.0):
+        authors += 0.5 * (value - authors)
+    assert authors / (1 - 0.5 ** 3) == pytest.approx(3.0)
+
+
+def test_classify_and_test_accuracy_use_the_averaged_weights(tiny):
+    torch.manual_seed(0)
+    model = methods.build("ssgan", n_labels=20, **SMALL)
+    model.attach_labels(tiny)
+    history = trainer.fit(model, tiny.take(96), epochs=2, batch_size=32, checkpoint_dir=None, progress=False)
+    assert model.average_steps == history.logs[-1]["step"] == 6                 # one average step per D update
+    x, part = tiny.floats(200), data.Split(tiny.name, tiny.x[:200], tiny.y[:200])
+    with torch.no_grad():
+        by_average = model.averaged.eval()(x).argmax(1)
+        by_raw = model.discriminator.eval()(x).argmax(1)
+    model.train()
+    assert torch.equal(model.classify(tiny.x[:200]), by_average)
+    assert torch.equal(model.classify(tiny.x[:200], averaged=False), by_raw)
+    assert ssgan.test_accuracy(model, part) == pytest.approx((by_average == part.y).float().mean().item())
+    assert ssgan.test_accuracy(model, part, averaged=False) == pytest.approx((by_raw == part.y).float().mean().item())
+    # the average is not the raw weights, and is what classify reads: scramble it and the predictions follow
+    assert not torch.equal(_params(model.averaged), _params(model.discriminator))
+    with torch.no_grad():
+        for p in model.averaged.head.parameters():
+            p.neg_()
+    assert not torch.equal(model.classify(tiny.x[:200]), by_average)
+    assert torch.equal(model.classify(tiny.x[:200], averaged=False), by_raw)
+    raw_only = methods.build("ssgan", n_labels=20, polyak_decay=0.0, **SMALL)      # β = 0: test the raw weights
+    raw_only.load_state_dict(model.state_dict())
+    assert torch.equal(raw_only.classify(tiny.x[:200]), by_raw)
+
+
+def test_z_is_uniform_on_the_unit_cube_unless_asked_for_a_normal():
+    torch.manual_seed(0)
+    z = methods.build("ssgan", n_labels=20, **SMALL).noise(4000)
+    assert z.shape == (4000, SMALL["latent_dim"]) and z.min() >= 0 and z.max() < 1
+    assert z.mean().item() == pytest.approx(0.5, abs=0.01)
+    normal = methods.build("ssgan", n_labels=20, uniform_noise=False, **SMALL).noise(4000)
+    assert normal.min() < 0 and normal.std().item() == pytest.approx(1.0, abs=0.02)
+
+
+def test_the_learning_rate_is_constant_by_default_and_decays_only_when_asked():
     model = methods.build("ssgan", n_labels=20, **SMALL)
     model.labelled_index.fill_(0)                      # as if attached: phases() needs labels
-    assert all(p.lr_factor is ssgan.hold_then_decay for p in model.phases())
-    model = methods.build("ssgan", n_labels=20, lr_decay=False, gan=False, **SMALL)
+    assert [p.lr_factor for p in model.phases()] == [None, None]          # the authors' final code: constant
+    assert [ssgan.hold_then_decay(p) for p in (0.0, 0.5, 2 / 3, 5 / 6, 1.0)] == pytest.approx([1, 1, 1, 0.5, 0])
+    model = methods.build("ssgan", n_labels=20, lr_decay=True, gan=False, **SMALL)
     model.labelled_index.fill_(0)
-    assert [p.lr_factor for p in model.phases()] == [None]
+    assert [p.lr_factor for p in model.phases()] == [ssgan.hold_then_decay]
