@@ -1,11 +1,15 @@
 """Benchmark: one MNIST epoch of each model, classic DataLoader loop vs our ``fit()``.
 
-    python -m tutorial_lib.bench                       # all four models, full MNIST, on the GPU
+    python -m tutorial_lib.bench --graph               # every model of the series, full MNIST, on the GPU
     python -m tutorial_lib.bench --models gan --batch-size 128 --limit 8192 --device cpu
+    python -m tutorial_lib.bench --models cvae ssgan --dataset mnist-sample --limit 512 --device cpu   # a smoke test
     python -m tutorial_lib.bench --series              # also time the whole series through papermill
     python -m tutorial_lib.bench --models gan --time-to-quality     # DCGAN: seconds until FD ≤ 10 × floor
 
-Both ways train the **same networks** with the **same update phases and batch size**:
+The models: 04-07's (:data:`MODELS`) and 10's and 11's at their notebooks' defaults
+(:func:`notebook_models`: CVAE, CGAN, CVAE-GAN, IP-GAN, the semi-supervised GAN and its labels-only
+baseline). Both ways train the **same networks** with the **same update phases and batch size**,
+epoch by epoch (IP-GAN trains its identity network alone first):
 
 (a) classic: torchvision MNIST with ``ToTensor`` + ``Normalize`` through
     ``DataLoader(num_workers=2, shuffle=True)``, eager fp32, ``loss.backward()``, and ``.item()``
@@ -24,6 +28,7 @@ the curve FD vs training seconds (measurement time excluded) and the first time 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from pathlib import Path
@@ -35,33 +40,58 @@ from torch.utils.flop_counter import FlopCounterMode
 from tutorial_lib import data, evaluator, methods, metrics, runtime, step, trainer
 
 MODELS = {name: (method, config) for name, (method, config, _) in methods.SERIES.items()}
-"""The series' models by their one name (``gan`` is the DCGAN): method and settings."""
+"""The series' models 04-07 by their one name (``gan`` is the DCGAN): method and settings."""
 PEAK_TFLOPS = {"H100": 494.7, "H200": 494.7, "A100": 156.0}
 """Dense TF32 tensor-core peaks (NVIDIA datasheets, SXM); the bound assumes fp32 work on tensor cores."""
 
 
-def build(name: str, device: torch.device):
-    method, config = MODELS[name]
+def notebook_models() -> dict[str, tuple[str, dict]]:
+    """10's and 11's models at their notebooks' defaults (in this mode, full or smoke): name -> (method, settings).
+
+    Each setting is the notebook parameter of the same name; IP-GAN's size of z is ``ipgan_latent_dim``
+    and each of 10's GANs has its own generator loss. 11's runs use 100 labels, draw 0 (the lecture's).
+    """
+    p10, p11 = runtime.notebook_defaults("10_conditional_gans"), runtime.notebook_defaults("11_semi_supervised_gan")
+
+    def settings(method: str, params: dict, **changes) -> tuple[str, dict]:
+        fields = {f.name for f in dataclasses.fields(methods.REGISTRY[method][1])}
+        return method, {**{k: v for k, v in params.items() if k in fields}, **changes}
+
+    return {"cvae": settings("cvaegan", p10, variant="cvae"),
+            "cgan": settings("cvaegan", p10, variant="cgan", generator_loss=p10["cgan_generator_loss"]),
+            "cvaegan": settings("cvaegan", p10, variant="cvaegan", generator_loss=p10["cvaegan_generator_loss"]),
+            "ipgan": settings("ipgan", p10, latent_dim=p10["ipgan_latent_dim"]),
+            "ssgan": settings("ssgan", p11, n_labels=100, label_seed=0),
+            "ssgan_labels": settings("ssgan", p11, n_labels=100, label_seed=0, gan=False)}
+
+
+def build(name: str, device: torch.device, train: data.Split | None = None):
+    """A fresh model, seeded; the semi-supervised GAN takes its labelled subset from ``train``."""
+    method, config = MODELS[name] if name in MODELS else notebook_models()[name]
     torch.manual_seed(0)
-    return methods.build(method, **config).to(device)
+    model = methods.build(method, **config).to(device)
+    if isinstance(model, methods.SSGAN):
+        model.attach_labels(train)
+    return model
 
 
-def first_phases(model) -> list[methods.Phase]:
-    """The phases active in the first epoch (what one benchmarked epoch trains)."""
-    return [p for p in model.phases() if p.active(0)]
+def active_phases(model, epoch: int = 0) -> list[methods.Phase]:
+    """The phases ``fit`` trains in ``epoch`` (all of them from the first epoch, but for IP-GAN's identity net)."""
+    return [p for p in model.phases() if p.active(epoch)]
 
 
-def iterations(model, n_images: int, batch_size: int) -> int:
-    return data.batches_per_epoch(n_images, batch_size) // trainer.batches_per_iteration(first_phases(model))
+def iterations(model, n_images: int, batch_size: int, epoch: int = 0) -> int:
+    return data.batches_per_epoch(n_images, batch_size) // trainer.batches_per_iteration(active_phases(model, epoch))
 
 
-def classic_epoch(model, loader, device) -> float:
-    """One pass of the DataLoader, pytorch/examples style; returns wall seconds.
+def classic_epoch(model, loader, device, epoch: int = 0) -> float:
+    """One pass of the DataLoader, pytorch/examples style, training the phases ``fit`` trains in
+    ``epoch``; returns wall seconds.
 
     Iterations follow ``fit``'s rule (:func:`tutorial_lib.trainer.batches_per_iteration`), so both
     ways take the same number of steps: a phase's r-th repeat uses the r-th batch of the iteration.
     """
-    phases = first_phases(model)
+    phases = active_phases(model, epoch)
     per_iter = trainer.batches_per_iteration(phases)
     model.train()
     drawn = iter(loader)
@@ -88,8 +118,8 @@ def classic_epoch(model, loader, device) -> float:
     return time.perf_counter() - t0
 
 
-def flops_per_iteration(model, batch: methods.Batch) -> float:
-    """FLOPs of one training iteration (every active phase, forward and backward).
+def flops_per_iteration(model, batch: methods.Batch, epoch: int = 0) -> float:
+    """FLOPs of one training iteration of ``epoch`` (every active phase, forward and backward).
 
     NaN where the counter cannot follow the step: its module hooks break ``autograd.grad`` inside
     a gradient penalty (seen with torch 2.11: "A leaf node was passed to _will_engine_execute_node").
@@ -97,7 +127,7 @@ def flops_per_iteration(model, batch: methods.Batch) -> float:
     counter = FlopCounterMode(display=False)
     try:
         with counter:
-            for phase in first_phases(model):
+            for phase in active_phases(model, epoch):
                 for _ in range(phase.repeats):
                     step.take_step(phase, batch)
     except RuntimeError as err:
@@ -148,7 +178,8 @@ def time_to_quality(name: str, train: data.Split, test: data.Split, *, device: t
 
 def bench_model(name: str, train: data.Split, root: Path, batch_size: int, epochs: int, warmup: int,
                 device: torch.device, peak: float | None, limit: int | None, graph: bool = False) -> dict:
-    # (a) classic loop
+    """Seconds per epoch of ``name`` both ways (median of the ``epochs`` after ``warmup``), FLOPs, bound."""
+    # (a) classic loop, on MNIST in torchvision's layout under root (the shipped sample has it too)
     tf = torchvision.transforms
     dataset = torchvision.datasets.MNIST(str(root), train=True, transform=tf.Compose(
         [tf.ToTensor(), tf.Normalize((0.5,), (0.5,))]))
@@ -157,17 +188,17 @@ def bench_model(name: str, train: data.Split, root: Path, batch_size: int, epoch
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=2,
                                          drop_last=True, pin_memory=device.type == "cuda",
                                          persistent_workers=True)
-    model = build(name, device)
-    classic = [classic_epoch(model, loader, device) for _ in range(warmup + epochs)]
+    model = build(name, device, train)
+    classic = [classic_epoch(model, loader, device, epoch) for epoch in range(warmup + epochs)]
     # (b) ours
-    model = build(name, device)
+    model = build(name, device, train)
     history = trainer.fit(model, train, epochs=warmup + epochs, batch_size=batch_size, checkpoint_dir=None,
                           progress=False, graph=graph)
     ours = [row["seconds"] for row in history.epochs]
-    # arithmetic bound
-    model = build(name, device)
+    # arithmetic bound, for the timed epochs' phases
+    model = build(name, device, train)
     batch = methods.Batch(train.floats(batch_size).to(device), train.y[:batch_size].to(device))
-    flops = flops_per_iteration(model, batch) * iterations(model, len(train), batch_size)
+    flops = flops_per_iteration(model, batch, warmup) * iterations(model, len(train), batch_size, warmup)
     result = {"model": name, "classic_s": statistics.median(classic[warmup:]), "classic_first_s": classic[0],
               "ours_s": statistics.median(ours[warmup:]), "ours_first_s": ours[0], "tflop": flops / 1e12,
               "images": len(train)}
@@ -178,11 +209,14 @@ def bench_model(name: str, train: data.Split, root: Path, batch_size: int, epoch
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    names = [*MODELS, *notebook_models()]
+    parser.add_argument("--models", nargs="*", default=names, choices=names)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs after warm-up (median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="epochs run first and reported apart")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training images (0: all)")
+    parser.add_argument("--dataset", default="mnist", choices=("mnist", "mnist-sample"),
+                        help="mnist-sample: the small sample shipped in data/ (a smoke test on any machine)")
     parser.add_argument("--device", default="auto", choices=runtime.DEVICES)
     parser.add_argument("--peak-tflops", type=float, default=None, help="device peak (default: by GPU name)")
     parser.add_argument("--series", action="store_true", help="also time the whole series (full mode)")
@@ -200,17 +234,20 @@ def main(argv: list[str] | None = None) -> int:
     device = runtime.get_device(args.device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     peak = args.peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if k in gpu), None)
-    train = data.load("mnist", "train", limit=args.limit or None)
-    root = data.default_root()
-    print(f"{gpu} | torch {torch.__version__} | {len(train)} images | batch {args.batch_size} | "
-          f"peak {peak or '?'} TFLOP/s (fp32 on tensor cores)")
-    header = (f"{'model':<8} {'classic s/ep':>12} {'ours s/ep':>10} {'speed-up':>9} {'images/s':>10} "
+    train = data.load(args.dataset, "train", limit=args.limit or None)
+    root = data.SAMPLE_ROOT if args.dataset == "mnist-sample" else data.default_root()
+    graphs = args.graph and device.type == "cuda"
+    print(f"{gpu} | torch {torch.__version__} | {args.dataset}, {len(train)} images | batch {args.batch_size} | "
+          f"peak {peak or '?'} TFLOP/s (fp32 on tensor cores) | ours: fit, "
+          + ("each iteration a CUDA graph" if graphs else "eager"
+             + (" (CUDA graphs need a GPU)" if args.graph else "")))
+    header = (f"{'model':<12} {'classic s/ep':>12} {'ours s/ep':>10} {'speed-up':>9} {'images/s':>10} "
               f"{'TFLOP/ep':>9} {'bound s':>8} {'x bound':>8} {'first ep (cl/ours)':>19}")
     print(header)
     for name in args.models:
         r = bench_model(name, train, root, args.batch_size, args.epochs, args.warmup, device, peak,
                         args.limit or None, graph=args.graph)
-        print(f"{name:<8} {r['classic_s']:>12.2f} {r['ours_s']:>10.3f} {r['speedup']:>8.1f}x "
+        print(f"{name:<12} {r['classic_s']:>12.2f} {r['ours_s']:>10.3f} {r['speedup']:>8.1f}x "
               f"{r['images'] / r['ours_s']:>10.0f} {r['tflop']:>9.3f} {r['bound_s']:>8.4f} "
               f"{r['ours_s'] / r['bound_s']:>7.0f}x {r['classic_first_s']:>9.2f}/{r['ours_first_s']:<8.2f}",
               flush=True)

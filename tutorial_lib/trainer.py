@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import threading
 import time
@@ -47,6 +48,16 @@ class NonFiniteLoss(FloatingPointError):
 
 class RunInUse(RuntimeError):
     """Another process is training the same run (same folder) right now."""
+
+
+DEADLINE_ENV = "TUTORIAL_DEADLINE"
+"""Environment variable: a moment (seconds since the epoch, as ``time.time()``) after which every ``fit``
+stops at the end of its current iteration, checkpointed (``python -m tutorial_lib.series --deadline-min``)."""
+
+
+class DeadlineReached(KeyboardInterrupt):
+    """The deadline in ``$TUTORIAL_DEADLINE`` passed: the run was checkpointed and stopped, as by the stop
+    button (hence a KeyboardInterrupt, which no ``except Exception`` swallows). Run it again to resume."""
 
 
 @dataclass
@@ -145,6 +156,8 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     With ``checkpoint_dir="auto"`` the run lives in ``<runs>/checkpoints/<method>-<hash>/``: it is
     checkpointed at every epoch end and every ``checkpoint_seconds`` (atomically), on interrupt
     (Ctrl-C / the notebook's stop button), and a later call with the same settings resumes there.
+    When the moment in ``$TUTORIAL_DEADLINE`` passes, the run stops the same way and raises
+    :class:`DeadlineReached`.
 
     Resume never hands back a model trained for other settings. The folder's hash covers
     everything that decides the trajectory: the method's config, the data, batch size, seed, and
@@ -328,6 +341,7 @@ class _Loop:
         self.n_iter = 0                        # iterations in the current epoch
         self.between_iterations = True         # where a checkpoint may be taken
         self.last_save = time.monotonic()
+        self.deadline = float(os.environ.get(DEADLINE_ENV) or math.inf)
 
     def run(self, epochs: int, progress: bool) -> None:
         self.method.train()
@@ -353,6 +367,8 @@ class _Loop:
             self.iteration(run_iteration, active, epochs)
             if stop.pressed:
                 raise KeyboardInterrupt
+            if time.time() >= self.deadline:
+                raise DeadlineReached(f"the deadline in ${DEADLINE_ENV} has passed; run this again to resume")
             if time.monotonic() - self.last_save >= self.checkpoint_seconds:
                 self.checkpoint()
         self.end_epoch(per_iter, t0)
