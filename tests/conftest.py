@@ -7,6 +7,7 @@ land in it), and the session removes it at the end: a test run leaves nothing in
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -51,3 +52,35 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+SMOKE_RUN_ENV = "TUTORIAL_SMOKE_RUN"
+
+
+@pytest.fixture(scope="session")
+def smoke_series():
+    """(run folder, exit code) of the whole series 00–11 executed once in smoke mode, with the figure audit on.
+
+    ``python -m tutorial_lib.series --smoke`` into the session's temporary folder, with ``TUTORIAL_FIGURE_AUDIT=1``
+    (tutorial_lib/figure_audit.py: each cell's executed output then lists the figures it drew and their axes
+    without a label). About 3 minutes on one thread. One run serves the whole session, xdist workers included:
+    a lock in the shared folder lets the first test that asks run it and the others wait for it and read it.
+    ``TUTORIAL_SMOKE_RUN=<folder>`` reads an earlier run of the same kind instead (exit code 0 is assumed).
+    """
+    if os.environ.get(SMOKE_RUN_ENV):
+        return Path(os.environ[SMOKE_RUN_ENV]), 0
+    from filelock import FileLock
+
+    from tutorial_lib import figure_audit, series
+
+    shared = Path(os.environ["TUTORIAL_TEST_TMP"])
+    run, done = shared / "smoke-series", shared / "smoke-series.exit-code"
+    with FileLock(str(shared / "smoke-series.lock")):
+        if not done.exists():
+            os.environ[figure_audit.ENV] = "1"          # the kernels inherit it; nothing else in the session sees it
+            try:
+                code = series.main(["--smoke", "--out", str(run)])
+            finally:
+                os.environ.pop(figure_audit.ENV, None)
+            done.write_text(str(code))
+    return run, int(done.read_text())

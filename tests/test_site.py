@@ -1,6 +1,7 @@
 """The course website (python -m tutorial_lib.site), built from a small smoke run of the series.
 
-The build test executes the whole series 00–11 in smoke mode (about 3 minutes on one CPU thread) and
+The build test reads the smoke run of the whole series 00–11 that conftest's ``smoke_series`` makes once
+per session (about 3 minutes on one CPU thread; tests/test_notebook_outputs.py reads the same run) and
 builds its site (about 15 s): the front page must then hold every notebook's results, and no page may
 show LaTeX that MathJax was not given (site.check_math, run by every build). Everything lands in the
 session's temporary folder (tests/conftest.py). The browser test is opt-in, like
@@ -25,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from headless_browser import REQUIREMENTS, browser, wait_for  # noqa: F401 (browser is a fixture)
-from tutorial_lib import runtime, series, site
+from tutorial_lib import runtime, site
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*Check CHANGES for Sphinx API modifications")   # myst's, not ours
 
@@ -34,13 +35,15 @@ COLAB = ("https://colab.research.google.com/github/generative-models-tutorial/ge
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """(run folder, site folder) of a smoke run of the whole series (or of ``TUTORIAL_SITE_RUN``)."""
+def built(tmp_path_factory, request):
+    """(run folder, site folder) of a smoke run of the whole series (or of ``TUTORIAL_SITE_RUN``).
+
+    The smoke run is conftest's ``smoke_series``, which tests/test_notebook_outputs.py reads too."""
     if os.environ.get("TUTORIAL_SITE_RUN"):
         run = Path(os.environ["TUTORIAL_SITE_RUN"])
         return run, site.build(run, tmp_path_factory.mktemp("site") / "html").parent
-    run = tmp_path_factory.mktemp("site") / "run"
-    assert series.main(["--smoke", "--out", str(run)]) == 0
+    run, code = request.getfixturevalue("smoke_series")
+    assert code == 0
     index = site.build(run)
     assert index == run / "site" / "index.html"
     return run, index.parent

@@ -62,8 +62,8 @@ def sample_strip(samples: dict[int, torch.Tensor], n: int = 8, max_epochs: int =
     rows = torch.cat([samples[e][:n] for e in epochs])
     fig, ax = plt.subplots(figsize=(0.7 * n + 1, 0.7 * len(epochs) + 0.4))
     ax.imshow(grid(rows, nrow=n), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_yticks([(i + 0.5) * 30 for i in range(len(epochs))], [f"epoch {e}" for e in epochs])
-    ax.set_xticks([])
+    ax.set_yticks([(i + 0.5) * 30 for i in range(len(epochs))], [str(e) for e in epochs])
+    ax.set(ylabel="after epoch", xticks=[], xlabel=f"the same {n} noise vectors in every row")
     for side in ax.spines.values():
         side.set_visible(False)
     return fig

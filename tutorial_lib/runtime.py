@@ -42,9 +42,15 @@ SMOKE_BANNER = ("=" * 88 + "\nSMOKE MODE (TUTORIAL_SMOKE=1): tiny data and setti
 
 
 def announce_mode() -> None:
-    """Print :data:`SMOKE_BANNER` in smoke mode (every notebook's first cell calls this); else nothing."""
+    """Print :data:`SMOKE_BANNER` in smoke mode (every notebook's first cell calls this); else nothing.
+
+    Under ``TUTORIAL_FIGURE_AUDIT=1`` (the tests) it also installs :mod:`tutorial_lib.figure_audit`.
+    """
     if smoke_mode():
         print(SMOKE_BANNER)
+    from tutorial_lib import figure_audit
+    if figure_audit.enabled():
+        figure_audit.install()
 
 
 def smoke_mode() -> bool:
