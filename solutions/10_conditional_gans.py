@@ -13,6 +13,10 @@ def class_centre_loss(real_features, real_labels, fake_features, fake_labels, nu
     return loss
 
 
-def inpaint_step(x, x_generated, mask):
-    """Exercise 10.2: x ← M ⊙ x′ + (1 − M) ⊙ x, with M = 1 on the missing pixels."""
-    return mask * x_generated + (1 - mask) * x
+def repair(x, mask, iterations, reconstruct, classify):
+    """Exercise 10.2: the source's iterated repair. Each iteration reads the class of the current image,
+    rebuilds it, x′ = reconstruct(x, c), and keeps the known pixels: x ← M ⊙ x′ + (1 − M) ⊙ x (M = 1: missing)."""
+    for _ in range(iterations):
+        c = classify(x).argmax(dim=1)
+        x = mask * reconstruct(x, c) + (1 - mask) * x
+    return x
