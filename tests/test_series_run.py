@@ -242,11 +242,14 @@ def test_the_dependency_graph_is_what_the_notebooks_load_and_train():
 
 def test_stopping_kernels_presses_the_stop_button_of_this_process_kernels_only(tmp_path):
     """What the deadline's grace period and Ctrl-C do: SIGINT to the kernels this process started."""
-    script = "import sys, time\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    sys.exit(7)\n"
-    kernel = subprocess.Popen([sys.executable, "-c", script, "ipykernel_launcher"])    # looks like a kernel
-    other = subprocess.Popen([sys.executable, "-c", script, "not-a-kernel"])
+    # A kernel installs its own SIGINT handler (a process started in the background inherits SIGINT ignored,
+    # and Python then installs none), and says when it is ready: no race with a slow start on a busy machine.
+    script = ("import signal, sys, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+              "print('ready', flush=True)\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    sys.exit(7)\n")
+    kernel = subprocess.Popen([sys.executable, "-c", script, "ipykernel_launcher"], stdout=subprocess.PIPE, text=True)
+    other = subprocess.Popen([sys.executable, "-c", script, "not-a-kernel"], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)                                          # both are sleeping
+        assert kernel.stdout.readline().strip() == "ready" and other.stdout.readline().strip() == "ready"
         assert series.stop_kernels() == 1
         assert kernel.wait(timeout=20) == 7 and other.poll() is None
     finally:

@@ -13,6 +13,7 @@ Modules, one job each (import them explicitly: ``from tutorial_lib import data, 
     checkpoints  atomic, resumable checkpoints and exported models
     plots        image grids and training curves
     widgets      interactive figures that fall back to static grids when headless
+    homework     build it yourself (04–07): a student's model trained small, judged against the library's
     figure_audit (tests only) which figures each cell shows, and which of their axes lack a label
 """
 __version__ = "0.1.0"

@@ -51,12 +51,13 @@ def gan_probe(train, test, judge, generator_loss, steps=40):
 
 
 def gan_lr(train, test, judge, lr, n_train=12_800):
-    """05: 100 iterations of a width-32 DCGAN: how much D(x) and D(G(z)) swing, and FD of 2,000 samples."""
+    """05: a width-32 DCGAN for n_train / 128 iterations: how much D(x) and D(G(z)) swing, and FD of 2,000 samples."""
     torch.manual_seed(0)
     model = methods.GAN(methods.GANConfig(width=32, lr=lr))
+    every = 5 if n_train >= 12_800 else 2
     h = trainer.fit(model, train.take(n_train), epochs=1, batch_size=128, seed=0, checkpoint_dir=None, progress=False,
-                    log_every=5)
-    later = [r for r in h.logs if r["step"] > 20]
+                    log_every=every)
+    later = [r for r in h.logs if r["step"] > 4 * every]
     dx, dg = [r["discriminator/D(x)"] for r in later], [r["discriminator/D(G(z))"] for r in later]
     return {"D(x) mean": statistics.fmean(dx), "D(x) std": statistics.stdev(dx), "D(G(z)) mean": statistics.fmean(dg),
             "D(G(z)) std": statistics.stdev(dg), "FD (N = 2000)": _fd(model, test, judge)}
@@ -81,7 +82,7 @@ def wgan(train, test, judge, epochs=3, n_train=6_400, **config):
 def aegan(train, test, judge, n_train=30_000, epochs=1, **config):
     """07: AEGAN at the build-it setting (D2 width 32, codes and G1 standardised): FD and the class histogram."""
     torch.manual_seed(0)
-    cfg = methods.AEGANConfig(d_width=32, code_norm="batch", g1_output_norm=True, **config)
+    cfg = methods.AEGANConfig(**{"d_width": 32, "code_norm": "batch", "g1_output_norm": True, **config})
     model = methods.AEGAN(cfg)
     trainer.fit(model, train.take(n_train), epochs=epochs, batch_size=128, seed=0, checkpoint_dir=None, progress=False)
     model.eval()
@@ -92,16 +93,24 @@ def aegan(train, test, judge, n_train=30_000, epochs=1, **config):
 
 
 RUNS = {
-    "04": [("λ_KL = 1", vae, {}), ("λ_KL = 4", vae, {"kl_weight": 4.0}), ("gaussian", vae, {"likelihood": "gaussian"}),
-           ("quick λ_KL = 1", vae, {"n_train": 10_000}), ("quick λ_KL = 4", vae, {"n_train": 10_000, "kl_weight": 4.0}),
+    "04": [("λ_KL = 1", vae, {}), ("λ_KL = 4", vae, {"kl_weight": 4.0}),
+           ("gaussian", vae, {"likelihood": "gaussian"}), ("quick λ_KL = 1", vae, {"n_train": 10_000}),
+           ("quick λ_KL = 4", vae, {"n_train": 10_000, "kl_weight": 4.0}),
            ("quick gaussian", vae, {"n_train": 10_000, "likelihood": "gaussian"})],
     "05": [("probe nonsaturating", gan_probe, {"generator_loss": "nonsaturating"}),
            ("probe saturating", gan_probe, {"generator_loss": "saturating"}),
-           ("lr 2e-4", gan_lr, {"lr": 2e-4}), ("lr 2e-3", gan_lr, {"lr": 2e-3})],
+           ("lr 2e-4", gan_lr, {"lr": 2e-4}), ("lr 2e-3", gan_lr, {"lr": 2e-3}),
+           ("quick lr 2e-4", gan_lr, {"lr": 2e-4, "n_train": 5_120}),
+           ("quick lr 2e-3", gan_lr, {"lr": 2e-3, "n_train": 5_120})],
     "06": [("gp_weight 10", wgan, {}), ("gp_weight 0", wgan, {"gp_weight": 0.0}),
-           ("critic_steps 1", wgan, {"critic_steps": 1})],
+           ("critic_steps 1", wgan, {"critic_steps": 1}),
+           ("quick gp_weight 10", wgan, {"n_train": 3_200}),
+           ("quick gp_weight 0", wgan, {"n_train": 3_200, "gp_weight": 0.0}),
+           ("quick critic_steps 1", wgan, {"n_train": 3_200, "critic_steps": 1})],
     "07": [("image_weight 1", aegan, {}), ("image_weight 0", aegan, {"image_weight": 0.0}),
-           ("sequential", aegan, {"schedule": "sequential", "ae_epochs": 1, "epochs": 2, "n_train": 15_000})],
+           ("sequential", aegan, {"schedule": "sequential", "ae_epochs": 1, "epochs": 2, "n_train": 15_000}),
+           ("sequential, free codes", aegan, {"schedule": "sequential", "ae_epochs": 1, "epochs": 2, "n_train": 15_000,
+                                              "code_norm": "none", "g1_output_norm": False})],
 }
 
 
@@ -120,7 +129,7 @@ def main():
             continue
         start = time.time()
         kw = dict(kwargs)
-        extra = {k: kw.pop(k) for k in ("epochs", "n_train") if k in kw}
+        extra = {k: kw.pop(k) for k in ("epochs", "n_train") if k in kw}       # the run's size, not the model's
         figures = fn(train, test, judge, **extra, **kw)
         record = {"notebook": args.notebook, "run": name, "seconds": round(time.time() - start, 1),
                   "threads": torch.get_num_threads(), **figures}
