@@ -202,7 +202,7 @@ def check_fits_in_memory(n: int, bytes_each: int) -> None:
         most = available // 2 // bytes_each
         raise ValueError(f"{n:,} samples take {_size(need)} ({n:,} × {bytes_each // 4} × 4 bytes) but this machine "
                          f"has {_size(available)} of memory available: ask for at most {most:,} per file "
-                         f"(another --seed gives the next ones)")
+                         f"(another --seed draws further, independent samples)")
 
 
 def _size(nbytes: int) -> str:
