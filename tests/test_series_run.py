@@ -244,8 +244,9 @@ def test_stopping_kernels_presses_the_stop_button_of_this_process_kernels_only(t
     """What the deadline's grace period and Ctrl-C do: SIGINT to the kernels this process started."""
     # A kernel installs its own SIGINT handler (a process started in the background inherits SIGINT ignored,
     # and Python then installs none), and says when it is ready: no race with a slow start on a busy machine.
+    # 'ready' is printed inside the try, so a SIGINT sent the moment it is read still lands there.
     script = ("import signal, sys, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-              "print('ready', flush=True)\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    sys.exit(7)\n")
+              "try:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    sys.exit(7)\n")
     kernel = subprocess.Popen([sys.executable, "-c", script, "ipykernel_launcher"], stdout=subprocess.PIPE, text=True)
     other = subprocess.Popen([sys.executable, "-c", script, "not-a-kernel"], stdout=subprocess.PIPE, text=True)
     try:
