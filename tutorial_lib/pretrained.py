@@ -371,15 +371,8 @@ CLI_ERRORS = (ValueError, OSError, ImportError, checkpoints.CorruptCheckpoint, d
 """Failures with a cause outside the code (input, files, data, packages): one line each. Others are bugs, and raise."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument ends in one line on stderr, ``error: ...``, not the usage text."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tutorial_lib.pretrained", description=__doc__.split("\n\n")[0])
+    parser = runtime.OneLineParser(prog="python -m tutorial_lib.pretrained", description=__doc__.split("\n\n")[0])
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="on an error, show the full traceback instead of one line")

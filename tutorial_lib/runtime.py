@@ -7,6 +7,7 @@ Every notebook's parameters pass through :func:`pick`, so one environment variab
 """
 from __future__ import annotations
 
+import argparse
 import errno
 import json
 import math
@@ -398,3 +399,10 @@ runtime.announce_mode()      # a banner when the notebook runs in smoke mode'''
 def colab_setup_source() -> str:
     """The first code cell of every notebook (tests/test_notebooks.py checks they match)."""
     return _COLAB_CELL.format(url=REPO_URL)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument ends in one line on stderr, ``error: ...``, not the usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")

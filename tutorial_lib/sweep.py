@@ -366,15 +366,8 @@ CLI_ERRORS = (ValueError, OSError, ImportError, SweepError)
 """Failures with a cause outside the code (input, files, packages, cluster): one line each. Bugs raise."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument ends in one line on stderr, ``error: ...``, not the usage text."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tutorial_lib.sweep", description=__doc__.split("\n\n")[0])
+    parser = runtime.OneLineParser(prog="python -m tutorial_lib.sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
                         help="a swept parameter (repeat for more)")
