@@ -6,7 +6,7 @@
 07's settings (config, epochs, batch size, N, mixture size) are read from its parameters cell, so
 the script trains what the notebook trains; ``--remedy`` and ``--set`` change only what they name.
 
-Trains with ``trainer.fit`` (so a run resumes, and a longer run extends a shorter one), measures
+Trains with ``training.fit`` (so a run resumes, and a longer run extends a shorter one), measures
 after every epoch the FD of 10,000 samples and the largest class share (evaluator's labels) and
 how G1's codes compare with Enc(x); at the end the full protocol of notebook 08 (FD, KID,
 precision, recall; 3 sampling seeds) for the model and for the ex-post Gaussian mixture fitted
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from tutorial_lib import callbacks, data, evaluator, methods, metrics, runtime, trainer
+from tutorial_lib import data, evaluator, methods, metrics, parameters, runtime, training
+from tutorial_lib.training import callbacks, runs
 from tutorial_lib.methods.aegan import REMEDIES
 
 
@@ -34,7 +35,7 @@ def report_dict(report: metrics.Report) -> dict:
 
 
 def main(argv=None) -> None:
-    defaults = runtime.notebook_defaults("07_aegan")      # the settings 07 trains with, read from its parameters cell
+    defaults = parameters.notebook_defaults("07_aegan")      # the settings 07 trains with, read from its parameters cell
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--remedy", choices=list(REMEDIES), required=True)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
@@ -62,7 +63,7 @@ def main(argv=None) -> None:
     test_features = metrics.embed(test.x[:args.eval_n].to(dev), judge)    # once, for every measurement
     quality = metrics.epoch_quality(test_features, judge, n=args.eval_n)
     t0 = time.time()
-    history = trainer.fit(model, train, epochs=args.epochs, batch_size=defaults["batch_size"], seed=args.seed,
+    history = training.fit(model, train, epochs=args.epochs, batch_size=defaults["batch_size"], seed=args.seed,
                           callbacks=[callbacks.EpochMetric(quality),
                                      callbacks.EpochMetric(lambda m: m.code_diagnostics(x_probe))],
                           progress=False)
@@ -77,7 +78,7 @@ def main(argv=None) -> None:
                         for name, src in (("aegan", model), ("ae+gmm", gmm))}
         print({k: round(v["mean"]["FD"], 2) for k, v in out["final"].items()})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(trainer.json_safe(out), indent=1, default=str))
+    Path(args.out).write_text(json.dumps(runs.json_safe(out), indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from pathlib import Path
 import matplotlib
 matplotlib.use("Agg")
 
-from tutorial_lib import checkpoints, plots, runtime  # noqa: E402
+from tutorial_lib import plots, runtime  # noqa: E402
+from tutorial_lib.training import checkpoints  # noqa: E402
 from tutorial_lib.methods.aegan import REMEDIES, AEGANConfig  # noqa: E402
 
 KEYS = ("FD", "top class share", "code std Enc", "code std G1", "code mean gap", "D1 real", "D1 fake")
@@ -122,7 +123,7 @@ def main(argv=None) -> None:
         runs = [read_run(Path(f)) for f in args.runs]
         runs.sort(key=lambda r: (r["remedy"] != "source", r["remedy"], r["seed"]))
         report = {"runs": runs, "finals": [json.loads(Path(f).read_text()) for f in args.finals],
-                  "machine": runtime.describe(), "date": date.today().isoformat(), "goal_epochs": args.goal_epochs}
+                  "machine": runtime.environment(), "date": date.today().isoformat(), "goal_epochs": args.goal_epochs}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     render(report, out)

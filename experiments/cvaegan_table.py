@@ -3,7 +3,7 @@
     DATA_ROOT=/path/to/data python experiments/cvaegan_table.py --epochs 1 --set width=16 \
         --out docs/cvaegan_table_cpu.json
 
-Trains the three variants of ``methods.CVAEGAN`` one after another with ``trainer.fit`` (so a run
+Trains the three variants of ``methods.CVAEGAN`` one after another with ``training.fit`` (so a run
 resumes where it stopped) at notebook 10's settings, read from its parameters cell; ``--set`` and the
 flags change only what they name. For each model: top-1 accuracy of the shipped evaluator on
 ``samples_per_class`` generated digits of each requested class, and FD, precision and recall of
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from tutorial_lib import data, evaluator, methods, metrics, runtime, trainer
+from tutorial_lib import data, evaluator, methods, metrics, parameters, runtime, training
 
 LABELS = {"CVAE": "cvae", "CGAN": "cgan", "CVAE-GAN": "cvaegan"}
 MODEL_KEYS = ("latent_dim", "width", "kl_weight", "pairwise_weight", "centre_weight", "class_centre_weight",
@@ -84,7 +84,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> None:
-    defaults = runtime.notebook_defaults("10_conditional_gans")
+    defaults = parameters.notebook_defaults("10_conditional_gans")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=defaults["epochs"])
     parser.add_argument("--dataset", default=defaults["dataset"], choices=["mnist", "mnist-sample"])
@@ -146,7 +146,7 @@ def main(argv=None) -> None:
         if config.variant == "cvaegan":
             row["gradient_shares"] = {"init": model.generator_gradient_shares(x_probe, y_probe)}
         start = time.time()
-        history = trainer.fit(model, train, epochs=settings["epochs"], batch_size=settings["batch_size"],
+        history = training.fit(model, train, epochs=settings["epochs"], batch_size=settings["batch_size"],
                               seed=settings["seed"], progress=False)
         row["train_seconds"] = time.time() - start
         row["seconds_per_epoch"] = history.seconds_per_epoch()

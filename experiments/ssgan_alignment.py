@@ -3,7 +3,7 @@
     DATA_ROOT=/path/to/data TUTORIAL_RUNS=runs/ssgan-ablation \
         python experiments/ssgan_alignment.py --variant aligned --out docs/ssgan_alignment/aligned.json
 
-Trains one :class:`tutorial_lib.methods.SSGAN` with ``trainer.fit`` (so a stopped run resumes) at
+Trains one :class:`tutorial_lib.methods.SSGAN` with ``training.fit`` (so a stopped run resumes) at
 notebook 11's defaults (100 labels, draw 0, 50 epochs, batch 100, seed 0) and the library's config
 defaults, which follow the authors' final MNIST code. ``--variant`` changes one thing:
 
@@ -25,13 +25,14 @@ from pathlib import Path
 
 import torch
 
-from tutorial_lib import callbacks, data, methods, runtime, trainer
+from tutorial_lib import data, files, methods, runtime, training
+from tutorial_lib.training import callbacks
 from tutorial_lib.methods import ssgan
 
 VARIANTS = {"aligned": {}, "train-scales": {"fixed_scales": False}, "decay": {"lr_decay": True}}
 
 
-class WriteJSON(trainer.Callback):
+class WriteJSON(training.Callback):
     """After every epoch, the record so far, written atomically to ``path``."""
 
     def __init__(self, path: Path, record: dict):
@@ -41,7 +42,7 @@ class WriteJSON(trainer.Callback):
         self.record["epochs"] = state.history.epochs
         self.record["run"] = state.history.run
         self.record["updated_at"] = datetime.now().isoformat(timespec="seconds")
-        runtime.ensure_dir(self.path.parent)
+        files.ensure_dir(self.path.parent)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.record, indent=1, default=str))
         tmp.replace(self.path)
@@ -80,7 +81,7 @@ def main() -> None:
               "dataset": args.dataset, "device": str(dev), "torch_threads": torch.get_num_threads(),
               "torch": torch.__version__, "started_at": datetime.now().isoformat(timespec="seconds")}
     t0 = time.time()
-    history = trainer.fit(model, train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+    history = training.fit(model, train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                           callbacks=[callbacks.EpochMetric(accuracies), WriteJSON(args.out, record)],
                           progress=False)
     record.update(epochs=history.epochs, run=history.run, final=accuracies(model),

@@ -61,7 +61,7 @@ SMOKE_RUN_ENV = "TUTORIAL_SMOKE_RUN"
 def smoke_series():
     """(run folder, exit code) of the whole series 00–11 executed once in smoke mode, with the figure audit on.
 
-    ``python -m tutorial_lib.series --smoke`` into the session's temporary folder, with ``TUTORIAL_FIGURE_AUDIT=1``
+    ``python -m tutorial_lib.commands.series --smoke`` into the session's temporary folder, with ``TUTORIAL_FIGURE_AUDIT=1``
     (tutorial_lib/figure_audit.py: each cell's executed output then lists the figures it drew and their axes
     without a label). About 3 minutes on one thread. One run serves the whole session, xdist workers included:
     a lock in the shared folder lets the first test that asks run it and the others wait for it and read it.
@@ -71,7 +71,8 @@ def smoke_series():
         return Path(os.environ[SMOKE_RUN_ENV]), 0
     from filelock import FileLock
 
-    from tutorial_lib import figure_audit, series
+    from tutorial_lib import figure_audit
+    from tutorial_lib.commands import series
 
     shared = Path(os.environ["TUTORIAL_TEST_TMP"])
     run, done = shared / "smoke-series", shared / "smoke-series.exit-code"

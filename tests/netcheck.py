@@ -1,7 +1,8 @@
 """Helpers the model tests share: which sub-networks a few training iterations changed."""
 import torch
 
-from tutorial_lib import trainer
+from tutorial_lib import training
+from tutorial_lib.training import step
 
 
 def snapshot(model):
@@ -18,6 +19,6 @@ def changed(before, model):
 
 def two_steps(model, train, batch_size=32, **kwargs):
     """Train exactly two iterations (one epoch over just enough images)."""
-    per_iter = trainer.batches_per_iteration([p for p in model.phases() if p.active(0)])
-    return trainer.fit(model, train.take(2 * per_iter * batch_size), epochs=1, batch_size=batch_size,
+    per_iter = step.batches_per_iteration([p for p in model.phases() if p.active(0)])
+    return training.fit(model, train.take(2 * per_iter * batch_size), epochs=1, batch_size=batch_size,
                        checkpoint_dir=None, progress=False, **kwargs)

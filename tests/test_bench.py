@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from tutorial_lib import bench, data, methods, trainer
+from tutorial_lib import data, methods, training
+from tutorial_lib.commands import bench
 
 SMALL = {"gan": {"latent_dim": 8, "width": 8},
          "wgan": {"latent_dim": 8, "width": 8, "critic_steps": 5},
@@ -28,7 +29,7 @@ def test_classic_loop_takes_the_same_steps_as_fit(name):
                                          batch_size=batch, shuffle=True, drop_last=True)
     bench.classic_epoch(classic, loader, torch.device("cpu"))
     ours = methods.build(name, **SMALL[name])
-    trainer.fit(ours, train, epochs=1, batch_size=batch, checkpoint_dir=None, progress=False)
+    training.fit(ours, train, epochs=1, batch_size=batch, checkpoint_dir=None, progress=False)
     steps = optimizer_steps(classic)
     assert steps == optimizer_steps(ours)
     assert min(steps.values()) > 0

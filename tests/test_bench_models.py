@@ -4,7 +4,8 @@ import dataclasses
 import pytest
 import torch
 
-from tutorial_lib import bench, data, methods, runtime, trainer
+from tutorial_lib import data, methods, parameters, training
+from tutorial_lib.commands import bench
 
 
 def optimizer_steps(model) -> dict[str, int]:
@@ -19,13 +20,13 @@ def optimizer_steps(model) -> dict[str, int]:
 def test_10s_and_11s_models_are_those_their_notebooks_train():
     models = bench.notebook_models()
     assert set(models) == {"cvae", "cgan", "cvaegan", "ipgan", "ssgan", "ssgan_labels"}
-    p10 = runtime.notebook_defaults("10_conditional_gans")
+    p10 = parameters.notebook_defaults("10_conditional_gans")
     method, config = models["cvaegan"]
     assert method == "cvaegan" and config["variant"] == "cvaegan"
     assert config["generator_loss"] == p10["cvaegan_generator_loss"] and config["centre_weight"] == p10["centre_weight"]
     assert models["cgan"][1]["generator_loss"] == p10["cgan_generator_loss"]
     assert models["ipgan"][1]["latent_dim"] == p10["ipgan_latent_dim"] and models["ipgan"][1]["width"] == p10["width"]
-    assert models["ssgan"][1]["lr_decay"] == runtime.notebook_defaults("11_semi_supervised_gan")["lr_decay"]
+    assert models["ssgan"][1]["lr_decay"] == parameters.notebook_defaults("11_semi_supervised_gan")["lr_decay"]
     assert models["ssgan_labels"][1]["gan"] is False
     for method, config in models.values():
         methods.build(method, **config)                          # every setting is one the config knows
@@ -45,7 +46,7 @@ def test_the_classic_loop_takes_fits_steps_epoch_by_epoch(name, monkeypatch, one
     for epoch in range(2):
         bench.classic_epoch(classic, loader, torch.device("cpu"), epoch)
     ours = bench.build(name, torch.device("cpu"), train)
-    trainer.fit(ours, train, epochs=2, batch_size=batch, checkpoint_dir=None, progress=False)
+    training.fit(ours, train, epochs=2, batch_size=batch, checkpoint_dir=None, progress=False)
     steps = optimizer_steps(classic)
     assert steps == optimizer_steps(ours)
     assert [n for n, k in steps.items() if k] == [n for n, k in optimizer_steps(ours).items() if k]

@@ -14,10 +14,12 @@ import pytest
 import torch
 import torchvision
 
-from tutorial_lib import checkpoints, pretrained, runtime, series, sweep
+from tutorial_lib import runtime
+from tutorial_lib.training import checkpoints, shipped
+from tutorial_lib.commands import jobs, pretrained, sweep
 
 SHIPPED = Path(pretrained.__file__).parent / "shipped"
-needs_shipped = pytest.mark.skipif(not pretrained.read_index(SHIPPED)["models"], reason="no models ship here")
+needs_shipped = pytest.mark.skipif(not shipped.read_index(SHIPPED)["models"], reason="no models ship here")
 
 
 def run(main, argv, capsys) -> tuple[int, str]:
@@ -40,11 +42,11 @@ def shipped_vae(tmp_path, monkeypatch):
     """A copy of the shipped index and VAE in a folder of its own, which the package then reads."""
     folder = tmp_path / "shipped"
     folder.mkdir()
-    index = pretrained.read_index(SHIPPED)
-    shutil.copy(SHIPPED / pretrained.INDEX, folder)
+    index = shipped.read_index(SHIPPED)
+    shutil.copy(SHIPPED / shipped.INDEX, folder)
     file = folder / index["models"][index["names"]["vae"]]["file"]
     shutil.copy(SHIPPED / file.name, file)
-    monkeypatch.setenv(pretrained.SHIPPED_ENV, str(folder))
+    monkeypatch.setenv(shipped.SHIPPED_ENV, str(folder))
     return file
 
 
@@ -72,7 +74,7 @@ def test_sample_with_a_damaged_shipped_file_is_one_line(shipped_vae, tmp_path, c
 @needs_shipped
 def test_sample_with_a_damaged_shipped_file_prints_no_traceback_in_a_real_process(shipped_vae, tmp_path):
     damage(shipped_vae)
-    done = subprocess.run([sys.executable, "-m", "tutorial_lib.pretrained", *sample_args(tmp_path / "x.pt")],
+    done = subprocess.run([sys.executable, "-m", "tutorial_lib.commands.pretrained", *sample_args(tmp_path / "x.pt")],
                           capture_output=True, text=True, cwd=runtime.REPO_ROOT, env=os.environ.copy())
     assert_one_error_line(done.returncode, done.stderr, "git checkout")
 
@@ -82,7 +84,7 @@ def test_debug_shows_the_traceback_instead(shipped_vae, tmp_path, capsys):
     damage(shipped_vae)
     with pytest.raises(checkpoints.CorruptCheckpoint):
         pretrained.main(sample_args(tmp_path / "x.pt", "--debug"))
-    done = subprocess.run([sys.executable, "-m", "tutorial_lib.pretrained", "--debug",
+    done = subprocess.run([sys.executable, "-m", "tutorial_lib.commands.pretrained", "--debug",
                            *sample_args(tmp_path / "x.pt")],
                           capture_output=True, text=True, cwd=runtime.REPO_ROOT, env=os.environ.copy())
     assert done.returncode != 0 and "Traceback" in done.stderr and "CorruptCheckpoint" in done.stderr
@@ -140,8 +142,8 @@ def test_more_samples_than_memory_holds_are_refused_with_the_size(shipped_vae, t
 
 
 def test_list_with_a_damaged_index_is_one_line(tmp_path, monkeypatch, capsys):
-    (tmp_path / pretrained.INDEX).write_text('{"models": {')
-    monkeypatch.setenv(pretrained.SHIPPED_ENV, str(tmp_path))
+    (tmp_path / shipped.INDEX).write_text('{"models": {')
+    monkeypatch.setenv(shipped.SHIPPED_ENV, str(tmp_path))
     assert_one_error_line(*run(pretrained.main, ["list"], capsys), "is not readable JSON")
 
 
@@ -150,7 +152,7 @@ def test_sample_writes_in_batches_what_sample_returns(shipped_vae, tmp_path):
     """2,500 samples cross two batch boundaries: the file holds exactly ``sample(name, n, seed)``."""
     out = tmp_path / "x.pt"
     assert pretrained.main(["sample", "vae", "--n", "2500", "--seed", "4", "--out", str(out)]) == 0
-    expected = pretrained.sample("vae", 2500, seed=4)
+    expected = shipped.sample("vae", 2500, seed=4)
     x = torch.load(out)
     assert x.shape == (2500, 1, 28, 28) and x.dtype == torch.float32 and torch.equal(x, expected)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []     # no partial file left
@@ -159,14 +161,16 @@ def test_sample_writes_in_batches_what_sample_returns(shipped_vae, tmp_path):
 PEAK_MEMORY = """
 import resource, sys
 import torch
-from tutorial_lib import metrics, plots, pretrained
+from tutorial_lib import metrics, plots
+from tutorial_lib.commands import pretrained
+from tutorial_lib.training import shipped
 
 class Noise(torch.nn.Module):                    # a model that costs nothing to sample
     def sample(self, n):
         return torch.rand(n, 1, 28, 28) * 2 - 1
 
-pretrained.load = lambda name, device="cpu": Noise()
-pretrained.resolve = lambda name: name
+shipped.load = lambda name, device="cpu": Noise()
+shipped.resolve = lambda name: name
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 pretrained.main(["sample", "noise", "--n", sys.argv[2], "--out", sys.argv[1]])
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
@@ -192,9 +196,7 @@ def test_sample_holds_the_tensor_and_one_batch_in_memory(tmp_path):
 @pytest.fixture
 def build_argv(tmp_path, monkeypatch):
     """``build`` of notebook 04 into a temporary shipped folder and runs folder."""
-    for var in (pretrained.FIT_LOG_ENV, runtime.RUNS_ENV, runtime.HEADLESS_ENV):
-        monkeypatch.setenv(var, "")                    # build sets these; monkeypatch restores them afterwards
-    monkeypatch.setenv(pretrained.SHIPPED_ENV, str(tmp_path / "shipped"))
+    monkeypatch.setenv(shipped.SHIPPED_ENV, str(tmp_path / "shipped"))
     (tmp_path / "file").write_text("in the way")
     return ["build", "--only", "04", "--runs", str(tmp_path / "runs"), "--device", "cpu"]
 
@@ -202,10 +204,10 @@ def build_argv(tmp_path, monkeypatch):
 @pytest.fixture
 def build_env(build_argv, monkeypatch):
     """As ``build_argv``, with every notebook failing at once (a stub, no kernel)."""
-    def fails(source, output, parameters=None, progress=False):
-        return series.Outcome(source.stem, False, 0.0, output.with_name(f"{output.stem}.failed.ipynb"),
+    def fails(source, output, parameters=None, progress=False, env=None):
+        return jobs.Outcome(source.stem, False, 0.0, output.with_name(f"{output.stem}.failed.ipynb"),
                               "PapermillExecutionError: boom")
-    monkeypatch.setattr(series, "run_notebook", fails)
+    monkeypatch.setattr(jobs, "run_notebook", fails)
     return build_argv
 
 
@@ -231,11 +233,11 @@ def test_build_without_papermill_is_one_line(build_argv, capsys, monkeypatch):
 def test_build_into_a_folder_it_cannot_write_is_one_line(build_env, tmp_path, capsys, monkeypatch, folder):
     argv = list(build_env)
     if folder == "shipped":
-        monkeypatch.setenv(pretrained.SHIPPED_ENV, str(tmp_path / "file" / "shipped"))
+        monkeypatch.setenv(shipped.SHIPPED_ENV, str(tmp_path / "file" / "shipped"))
     else:
         argv[argv.index("--runs") + 1] = str(tmp_path / "file" / "runs")
     code, err = run(pretrained.main, argv, capsys)
-    assert_one_error_line(code, err, pretrained.SHIPPED_ENV if folder == "shipped" else "--runs")
+    assert_one_error_line(code, err, shipped.SHIPPED_ENV if folder == "shipped" else "--runs")
 
 
 # ----------------------------------------------------------------------------- sweep
@@ -247,8 +249,8 @@ def tiny_notebook(path: Path) -> Path:
     params = nbformat.v4.new_code_cell("x = 1\nseed = 0\nresults_json = ''\nfigures_dir = ''")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(
-        "from tutorial_lib import runtime\nruntime.check_positive('x', x)\n"
-        "runtime.write_results(results_json, {'headline': 'y', 'y': x * 10 + seed})")]
+        "from tutorial_lib import checks, files\nchecks.check_positive('x', x)\n"
+        "files.write_results(results_json, {'headline': 'y', 'y': x * 10 + seed})")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -305,7 +307,7 @@ def test_failed_runs_end_in_one_line_with_status_1(notebook, tmp_path, capsys):
 def test_sweep_debug_shows_the_traceback_and_a_real_process_shows_one_line(notebook, tmp_path):
     with pytest.raises(ValueError, match="no such notebook"):
         sweep.main([str(tmp_path / "missing.ipynb"), "--grid", "x=1", "--debug"])
-    done = subprocess.run([sys.executable, "-m", "tutorial_lib.sweep", str(notebook), "--grid", "x=1",
+    done = subprocess.run([sys.executable, "-m", "tutorial_lib.commands.sweep", str(notebook), "--grid", "x=1",
                            "--executor", "slurm", "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, cwd=runtime.REPO_ROOT,
                           env={**os.environ, "PATH": str(Path(sys.executable).parent)})

@@ -125,13 +125,13 @@ def run_session(fake, *, drive: bool, epochs: int = 0, fresh_home: bool = True) 
     if fresh_home and home.exists():
         shutil.rmtree(home)
     home.mkdir(exist_ok=True)
-    cell = runtime.colab_setup_source().replace(runtime.REPO_URL, f"file://{fake['origin']}")
+    cell = colab.setup_source().replace(runtime.REPO_URL, f"file://{fake['origin']}")
     if drive:
         cell = cell.replace("KEEP_RUNS_ON_DRIVE = False", "KEEP_RUNS_ON_DRIVE = True")
     train = "" if not epochs else (
-        "from tutorial_lib import data, methods, trainer\n"
+        "from tutorial_lib import data, methods, training\n"
         "import torch; torch.manual_seed(0)\n"
-        "h = trainer.fit(methods.build('vae', latent_dim=4, width=8), data.load('mnist-sample', limit=256),\n"
+        "h = training.fit(methods.build('vae', latent_dim=4, width=8), data.load('mnist-sample', limit=256),\n"
         f"                epochs={epochs}, batch_size=64, progress=False)\n"
         "print('RUN_DIR', h.run['run_dir']); print('EPOCHS', h.run['epochs_trained'])\n")
     script = fake["root"] / "session.py"
@@ -172,16 +172,8 @@ def test_with_drive_on_a_run_survives_the_vm_and_resumes_in_a_new_session(fake_c
     assert not runs.exists()                             # everything went under MyDrive, as on Colab
 
 
-@pytest.mark.parametrize("capability, expected", [((9, 0), "bfloat16"), ((8, 0), "bfloat16"), ((8, 9), "bfloat16"),
-                                                  ((7, 5), "float16"), ((7, 0), "float16"), ((6, 1), "float32")])
-def test_precision_is_chosen_by_the_card(monkeypatch, capability, expected):
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
-    assert runtime.precision_for("cuda") == expected
-    assert runtime.precision_for("cpu") == "float32"
-
-
 def test_outside_colab_the_set_up_cell_does_nothing(tmp_path):
-    source = runtime.colab_setup_source()
+    source = colab.setup_source()
     namespace = {}
     exec(compile(source, "cell", "exec"), namespace)
     assert namespace["KEEP_RUNS_ON_DRIVE"] is False and "repo" not in namespace

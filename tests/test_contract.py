@@ -40,7 +40,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tutorial_lib import bench, data, methods, results, runtime, trainer
+from tutorial_lib import data, methods, runtime, training
+from tutorial_lib.commands import bench, results
+from tutorial_lib.training import step
 from tutorial_lib.methods.base import linear_decay
 
 REFERENCE = Path(__file__).parent / "data" / "contract_reference.json"
@@ -61,9 +63,9 @@ def run(name: str) -> dict:
     """Train ``name`` for N_ITERATIONS iterations on the CPU; its logs and weight checksums."""
     torch.manual_seed(SEED)
     model = methods.build(name, **CONFIGS[name])
-    per_iter = trainer.batches_per_iteration([p for p in model.phases() if p.active(0)])
+    per_iter = step.batches_per_iteration([p for p in model.phases() if p.active(0)])
     train = data.load("mnist-sample", limit=N_ITERATIONS * per_iter * BATCH_SIZE)
-    history = trainer.fit(model, train, epochs=1, batch_size=BATCH_SIZE, seed=SEED, log_every=1,
+    history = training.fit(model, train, epochs=1, batch_size=BATCH_SIZE, seed=SEED, log_every=1,
                           checkpoint_dir=None, progress=False)
     weights = [v.detach().double() for v in model.state_dict().values()]
     return {"logs": history.logs,
@@ -131,7 +133,7 @@ def test_fit_hands_every_loss_the_labels_of_its_images():
     n, batch_size = 40, 4
     train = data.Split("toy", torch.arange(n, dtype=torch.float32)[:, None], 3 * torch.arange(n))
     model = LabelTable(n_classes=3 * n, keep_batches=True)
-    trainer.fit(model, train, epochs=2, batch_size=batch_size, seed=7, checkpoint_dir=None, progress=False)
+    training.fit(model, train, epochs=2, batch_size=batch_size, seed=7, checkpoint_dir=None, progress=False)
     assert len(model.seen) == 2 * n // batch_size
     for i, batch in enumerate(model.seen):
         epoch, index = divmod(i, n // batch_size)
@@ -145,7 +147,7 @@ def test_labels_reach_a_conditional_model_on_mnist():
     train = data.load("mnist-sample", limit=640)
     torch.manual_seed(0)
     model = LabelTable()
-    trainer.fit(model, train, epochs=40, batch_size=64, checkpoint_dir=None, progress=False)
+    training.fit(model, train, epochs=40, batch_size=64, checkpoint_dir=None, progress=False)
     pixel_mean = train.floats().flatten(1).mean(1)
     per_class = torch.stack([pixel_mean[train.y == c].mean() for c in range(10)])
     assert per_class.std() > 0.02                                  # the classes do differ (1 is thin, 0 is wide)
@@ -163,12 +165,13 @@ def test_unconditional_models_refuse_labels(name):
 
 
 def test_each_model_has_one_name_everywhere():
-    """A method's registry key is its class's name (and so its run folders'); a series model's
-    name is its notebook's export file, its sample grid, its results row and its benchmark."""
+    """A method's registry key is its class's name (and so its run folders'); a series model is named
+    as its method is, and that name is its notebook's export file, its sample grid, its results row,
+    its benchmark and its shipped model."""
     assert all(cls.name == key for key, (cls, _) in methods.REGISTRY.items())
     assert list(methods.SERIES) == list(bench.MODELS) == list(results.MODELS)
-    for name, (method, config, notebook) in methods.SERIES.items():
-        assert type(methods.build(method, **config)).name == method
+    for name, (config, notebook, _) in methods.SERIES.items():
+        assert type(methods.build(name, **config)).name == name
         cells = json.loads((runtime.REPO_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
         code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         assert re.findall(r'export_model\(\w+, "(\w+)"', code) == [name], notebook
@@ -181,7 +184,7 @@ def test_a_cuda_graph_gathers_the_same_labels_as_eager_execution():
     tables = []
     for graph in (False, True):
         model = LabelTable().cuda()
-        trainer.fit(model, train, epochs=3, batch_size=32, checkpoint_dir=None, progress=False, graph=graph)
+        training.fit(model, train, epochs=3, batch_size=32, checkpoint_dir=None, progress=False, graph=graph)
         tables.append(model.table.detach().cpu())
     assert torch.allclose(tables[0], tables[1], rtol=1e-5, atol=1e-6)
 

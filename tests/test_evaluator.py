@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tutorial_lib import data, evaluator
+from tutorial_lib.training import shipped
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from scipy import integrate, linalg, special, stats
 
-from tutorial_lib import exercises, runtime
+from tutorial_lib import exercises, parameters, runtime
 
 SOLUTIONS = runtime.REPO_ROOT / "solutions"
 NOTEBOOKS = runtime.REPO_ROOT / "notebooks"
@@ -534,7 +534,7 @@ def test_what_to_try_next_names_real_parameters(notebook):
     cells = json.loads((NOTEBOOKS / f"{notebook}.ipynb").read_text())["cells"]
     text = next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith("## What to try next"))
     named = re.findall(r"-p (\w+) ", text)
-    declared = runtime.declared_parameters(NOTEBOOKS / f"{notebook}.ipynb")
+    declared = parameters.declared_parameters(NOTEBOOKS / f"{notebook}.ipynb")
     assert len(named) >= 2 and set(named) <= set(declared), set(named) - set(declared)
 
 
@@ -649,15 +649,15 @@ def test_the_parameters_a_question_names_exist_and_pass_the_notebooks_checks(not
     path = NOTEBOOKS / f"{notebook}.ipynb"
     cells = json.loads(path.read_text())["cells"]
     tagged = next(i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
-    imports, parameters, validation = ("".join(cells[i]["source"]) for i in (tagged - 1, tagged, tagged + 1))
-    declared = runtime.declared_parameters(path)
+    imports, defaults, validation = ("".join(cells[i]["source"]) for i in (tagged - 1, tagged, tagged + 1))
+    declared = parameters.declared_parameters(path)
     _, questions = _questions(notebook)
     commands = [span for q in questions for span in re.findall(r"`([^`]*-p [^`]*)`", q)]
     for command in commands:
         overrides = {name: _literal(value) for name, value in re.findall(r"-p (\w+) (\S+)", command)}
         assert set(overrides) <= set(declared), (command, set(overrides) - set(declared))
         namespace = {}
-        exec(compile(imports + "\n" + parameters, f"{notebook} parameters", "exec"), namespace)
+        exec(compile(imports + "\n" + defaults, f"{notebook} parameters", "exec"), namespace)
         namespace.update(overrides)
         exec(compile(validation, f"{notebook} validation", "exec"), namespace)     # raises if it refuses them
     capsys.readouterr()

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from netcheck import changed, snapshot, two_steps
-from tutorial_lib import data, methods, step, trainer
+from tutorial_lib import data, methods, training
+from tutorial_lib.training import shipped, step
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +90,10 @@ def test_aegan_sequential_schedule_trains_the_autoencoder_then_the_latent_gan(ti
     model = methods.build("aegan", **SMALL["aegan"], schedule="sequential", ae_epochs=1)
     subset = tiny.take(64)
     before = snapshot(model)
-    trainer.fit(model, subset, epochs=1, batch_size=32, checkpoint_dir=tmp_path, progress=False)
+    training.fit(model, subset, epochs=1, batch_size=32, checkpoint_dir=tmp_path, progress=False)
     assert changed(before, model) == {"encoder", "decoder"}
     before = snapshot(model)
-    trainer.fit(model, subset, epochs=2, batch_size=32, checkpoint_dir=tmp_path, progress=False)
+    training.fit(model, subset, epochs=2, batch_size=32, checkpoint_dir=tmp_path, progress=False)
     assert changed(before, model) == {"latent_generator", "latent_discriminator", "image_discriminator"}
 
 
@@ -184,11 +185,11 @@ def test_aegan_code_diagnostics_see_a_drifted_code():
 
 
 def test_export_and_load_model_round_trip(runs_dir):
-    from tutorial_lib import checkpoints
+    from tutorial_lib.training import checkpoints
     model = methods.build("aegan", **SMALL["aegan"])
     path = checkpoints.export_model(model, "m", epochs=3)
     assert path == checkpoints.models_dir() / "m.pt"
-    loaded = methods.load_model(path)
+    loaded = shipped.load_model(path)
     assert type(loaded) is type(model) and loaded.config() == model.config()
     z = model.noise(4)
     model.eval()

@@ -5,7 +5,8 @@ import logging
 import papermill
 import pytest
 
-from tutorial_lib import runtime, series
+from tutorial_lib import colab, runtime
+from tutorial_lib.commands import series
 
 NOTEBOOKS = sorted((runtime.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -27,7 +28,7 @@ def test_sources_carry_no_outputs_or_widget_state(path):
 def test_first_cell_is_the_colab_setup_cell(path):
     first = cells(path)[0]
     assert first["cell_type"] == "code"
-    assert "".join(first["source"]) == runtime.colab_setup_source()
+    assert "".join(first["source"]) == colab.setup_source()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -72,7 +73,7 @@ def test_readme_colab_links_use_the_one_repository_address():
 
 
 def test_the_first_cell_shows_a_banner_in_smoke_mode_and_nothing_otherwise(monkeypatch, capsys):
-    source = runtime.colab_setup_source()
+    source = colab.setup_source()
     monkeypatch.setenv(runtime.SMOKE_ENV, "1")
     exec(compile(source, "cell", "exec"), {})
     assert "SMOKE MODE" in capsys.readouterr().out and "NOT meaningful" in runtime.SMOKE_BANNER

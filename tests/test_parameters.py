@@ -4,7 +4,8 @@ import json
 import pytest
 import torch
 
-from tutorial_lib import runtime, series
+from tutorial_lib import runtime
+from tutorial_lib.commands import jobs
 
 NOTEBOOK = runtime.REPO_ROOT / "notebooks" / "04_vae.ipynb"
 
@@ -29,7 +30,7 @@ def validation_cell_index(nb):
 
 @pytest.mark.parametrize("params, message", CASES, ids=[f"{k}={v}" for p, _ in CASES for k, v in p.items()])
 def test_bad_parameter_fails_in_the_validation_cell(tmp_path, params, message):
-    outcome = series.run_notebook(NOTEBOOK, tmp_path / "out.ipynb", params)
+    outcome = jobs.run_notebook(NOTEBOOK, tmp_path / "out.ipynb", params)
     assert not outcome.ok
     assert message in outcome.error, outcome.error
     nb = json.loads(outcome.output.read_text())
@@ -43,6 +44,6 @@ def test_bad_parameter_fails_in_the_validation_cell(tmp_path, params, message):
 def test_the_kernel_keeps_its_transport_warning_off_the_console(tmp_path, capfd):
     """ipykernel 7 warns on every start that a local TCP kernel is unencrypted; `make series` would print it
     once per notebook, between the lines a user reads. Kernel errors still get through (log level ERROR)."""
-    outcome = series.run_notebook(NOTEBOOK, tmp_path / "out.ipynb", {"epochs": 0})
+    outcome = jobs.run_notebook(NOTEBOOK, tmp_path / "out.ipynb", {"epochs": 0})
     assert not outcome.ok and "epochs=0" in outcome.error     # the kernel ran and reported the bad parameter
     assert "without encryption" not in capfd.readouterr().err

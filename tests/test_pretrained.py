@@ -5,19 +5,22 @@ folder and check what ``fit(..., shipped=True)`` does with it. The last ones che
 actually ship in ``tutorial_lib/shipped/``: files, checksums, size, keys and settings.
 """
 import json
+import os
 import math
 from pathlib import Path
 
 import pytest
 import torch
 
-from tutorial_lib import checkpoints, data, methods, pretrained, runtime, trainer
+from tutorial_lib import data, methods, parameters, runtime, training
+from tutorial_lib.training import checkpoints, shipped
+from tutorial_lib.commands import jobs, pretrained
 
 SMALL = dict(latent_dim=2)
 
 
 def _fit(model, train, **kwargs):
-    return trainer.fit(model, train, epochs=1, batch_size=64, seed=0, progress=False, **kwargs)
+    return training.fit(model, train, epochs=1, batch_size=64, seed=0, progress=False, **kwargs)
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def shipped_folder(tmp_path, monkeypatch, runs_dir, one_thread):
     """A shipped folder holding one tiny VAE, made by ship_run from a real one-epoch run."""
     folder = tmp_path / "shipped"
     folder.mkdir()
-    monkeypatch.setenv(pretrained.SHIPPED_ENV, str(folder))
+    monkeypatch.setenv(shipped.SHIPPED_ENV, str(folder))
     train = data.load("mnist-sample", "train", limit=256)
     torch.manual_seed(0)
     model = methods.VAE(methods.VAEConfig(**SMALL))
@@ -33,7 +36,7 @@ def shipped_folder(tmp_path, monkeypatch, runs_dir, one_thread):
     run_dir = Path(history.run["run_dir"])
     record = pretrained.ship_run(run_dir, "04_vae", "vae", folder, torch.device("cpu"), measure=False)
     index = {"models": {record["key"]: record}, "names": {"vae": record["key"]}}
-    (folder / pretrained.INDEX).write_text(json.dumps(index))
+    (folder / shipped.INDEX).write_text(json.dumps(index))
     return folder, train, model, history, record
 
 
@@ -62,7 +65,7 @@ def test_other_settings_never_load_the_shipped_model(shipped_folder, change, cap
     before = {k: v.clone() for k, v in fresh.state_dict().items()}
     kwargs = dict(epochs=2 if change == "epochs" else 1, batch_size=32 if change == "batch_size" else 64)
     split = train.take(192) if change == "data" else train
-    hist = trainer.fit(fresh, split, seed=0, progress=False, checkpoint_dir=None, shipped=True, **kwargs)
+    hist = training.fit(fresh, split, seed=0, progress=False, checkpoint_dir=None, shipped=True, **kwargs)
     assert "Loaded the shipped" not in capsys.readouterr().out
     assert not hist.run.get("shipped") and hist.run["epochs_trained"] == kwargs["epochs"]
     assert any(not torch.equal(before[k], v) for k, v in fresh.state_dict().items())     # it trained
@@ -86,9 +89,9 @@ def test_a_damaged_shipped_file_is_refused_with_one_message(shipped_folder):
 
 def test_load_series_model_falls_back_to_the_shipped_one(shipped_folder, capsys):
     folder, *_ = shipped_folder
-    model = methods.load_series_model("vae")
+    model = shipped.load_series_model("vae")
     assert model is not None and model.record["shipped"] and "loaded the shipped model" in capsys.readouterr().out
-    assert methods.load_series_model("vae", shipped=False) is None
+    assert shipped.load_series_model("vae", shipped=False) is None
 
 
 def test_sample_command_writes_n_images_in_range_and_a_png(shipped_folder, tmp_path, capsys):
@@ -124,7 +127,7 @@ def test_ship_run_measures_the_stored_weights_fd(shipped_folder, tmp_path):
 def test_ship_run_refuses_an_unfinished_run(tmp_path, runs_dir, one_thread):
     train = data.load("mnist-sample", "train", limit=256)
     model = methods.VAE(methods.VAEConfig(**SMALL))
-    history = trainer.fit(model, train, epochs=1, batch_size=64, seed=0, progress=False)
+    history = training.fit(model, train, epochs=1, batch_size=64, seed=0, progress=False)
     run_dir = Path(history.run["run_dir"])
     ckpt = torch.load(run_dir / checkpoints.LAST, weights_only=True)
     ckpt["history"]["run"]["epochs_asked"] = 3                     # as if stopped after 1 of 3 epochs
@@ -135,19 +138,19 @@ def test_ship_run_refuses_an_unfinished_run(tmp_path, runs_dir, one_thread):
 
 # ----------------------------------------------------------------------------- what actually ships
 
-INDEX = pretrained.read_index(Path(pretrained.__file__).parent / "shipped")
+INDEX = shipped.read_index(Path(pretrained.__file__).parent / "shipped")
 SHIPPED = Path(pretrained.__file__).parent / "shipped"
 needs_shipped = pytest.mark.skipif(not INDEX["models"], reason="no models shipped in this checkout")
 
 
 @needs_shipped
 def test_the_series_models_ship_within_25_mb_with_good_checksums():
-    assert {"vae", "gan", "wgan_gp", "aegan"} <= set(INDEX["names"])     # every model the series trains
+    assert set(methods.SERIES) <= set(INDEX["names"])     # every model the series trains
     total = sum(p.stat().st_size for p in SHIPPED.iterdir() if p.is_file())
     assert total <= pretrained.MAX_BYTES
     for key, record in INDEX["models"].items():
         path = SHIPPED / record["file"]
-        assert pretrained.sha256(path) == record["sha256"], key
+        assert shipped.sha256(path) == record["sha256"], key
         run = record["run"]
         assert key == checkpoints.run_key(record["method"], record["run_config"]) == record["key"]
         assert record["run_config"]["method"] == record["config"]
@@ -162,7 +165,7 @@ def test_shipped_records_match_their_notebooks_defaults(monkeypatch):
     monkeypatch.delenv(runtime.SMOKE_ENV, raising=False)
     for name, key in INDEX["names"].items():
         record = INDEX["models"][key]
-        defaults = runtime.notebook_defaults(record["notebook"])
+        defaults = parameters.notebook_defaults(record["notebook"])
         run = record["run"]
         assert run["dataset"] == f"{defaults['dataset']}/train" and run["seed"] == defaults["seed"]
         assert run["batch_size"] == defaults["batch_size"] and defaults["train_limit"] == 0
@@ -175,20 +178,19 @@ def test_shipped_records_match_their_notebooks_defaults(monkeypatch):
 def test_a_failed_notebook_in_build_keeps_its_old_models_and_the_build_exits_nonzero(tmp_path, monkeypatch):
     """build goes on past a notebook that fails, keeps what that notebook shipped before, and then
     raises BuildFailed with every failure's message (the command line prints it as one line, exit 1)."""
-    from tutorial_lib import series
     out = tmp_path / "shipped"
     out.mkdir()
     (out / "old.pt").write_bytes(b"weights")
     old = {"key": "old", "notebook": "04_vae", "name": "vae", "file": "old.pt"}
-    (out / pretrained.INDEX).write_text(json.dumps({"models": {"old": old}, "names": {"vae": "old"}}))
+    (out / shipped.INDEX).write_text(json.dumps({"models": {"old": old}, "names": {"vae": "old"}}))
 
-    def fails(source, output, parameters=None, progress=False):
-        return series.Outcome(source.stem, False, 0.0, output, "PapermillExecutionError: boom")
-    monkeypatch.setattr(series, "run_notebook", fails)
-    for var in (pretrained.SHIPPED_ENV, pretrained.FIT_LOG_ENV, runtime.RUNS_ENV, runtime.HEADLESS_ENV):
-        monkeypatch.setenv(var, "")                    # build sets these; monkeypatch restores them afterwards
+    def fails(source, output, parameters=None, progress=False, env=None):
+        return jobs.Outcome(source.stem, False, 0.0, output, "PapermillExecutionError: boom")
+    monkeypatch.setattr(jobs, "run_notebook", fails)
+    environment = dict(os.environ)
     with pytest.raises(pretrained.BuildFailed,
                        match=r"04_vae failed \(PapermillExecutionError: boom\).*nothing was shipped"):
         pretrained.build(["04_vae"], runs=tmp_path / "runs", out=out, device="cpu", progress=False)
-    assert json.loads((out / pretrained.INDEX).read_text())["models"] == {"old": old}
+    assert dict(os.environ) == environment             # the kernels get their settings; this process is unchanged
+    assert json.loads((out / shipped.INDEX).read_text())["models"] == {"old": old}
     assert (out / "old.pt").exists()

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tutorial_lib import results
+from tutorial_lib.commands import results
 
 
 def make_run(tmp_path, mode, note=""):

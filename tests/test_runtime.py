@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from tutorial_lib import runtime
+from tutorial_lib import checks, files, runtime
 
 
 def test_pick_follows_the_smoke_switch(monkeypatch):
@@ -17,9 +17,9 @@ def test_pick_follows_the_smoke_switch(monkeypatch):
 def test_smoke_runs_live_apart_from_real_runs(monkeypatch, tmp_path):
     monkeypatch.setenv("TUTORIAL_RUNS", str(tmp_path))
     monkeypatch.setenv("TUTORIAL_SMOKE", "0")
-    assert runtime.runs_dir() == tmp_path
+    assert files.runs_dir() == tmp_path
     monkeypatch.setenv("TUTORIAL_SMOKE", "1")
-    assert runtime.runs_dir() == tmp_path / "smoke"
+    assert files.runs_dir() == tmp_path / "smoke"
 
 
 def test_device_choice(capsys):
@@ -38,12 +38,12 @@ def test_asking_for_cuda_without_a_gpu_fails_fast():
 
 
 @pytest.mark.parametrize("check, value, match", [
-    (runtime.check_positive_int, 0, "must be a positive integer"),
-    (runtime.check_positive_int, 2.5, "must be a positive integer"),
-    (runtime.check_positive_int, True, "must be a positive integer"),
-    (runtime.check_positive, -1e-3, "must be a positive number"),
-    (runtime.check_non_negative, -1, "must be a number >= 0"),
-    (runtime.check_non_negative_int, -1, "must be an integer >= 0"),
+    (checks.check_positive_int, 0, "must be a positive integer"),
+    (checks.check_positive_int, 2.5, "must be a positive integer"),
+    (checks.check_positive_int, True, "must be a positive integer"),
+    (checks.check_positive, -1e-3, "must be a positive number"),
+    (checks.check_non_negative, -1, "must be a number >= 0"),
+    (checks.check_non_negative_int, -1, "must be an integer >= 0"),
 ])
 def test_checks_reject_bad_values(check, value, match):
     with pytest.raises(ValueError, match=match):
@@ -51,10 +51,10 @@ def test_checks_reject_bad_values(check, value, match):
 
 
 def test_checks_accept_good_values():
-    runtime.check_positive_int("x", 3)
-    runtime.check_positive("x", 0.5)
-    runtime.check_non_negative("x", 0)
-    runtime.check_choice("x", "a", ("a", "b"))
+    checks.check_positive_int("x", 3)
+    checks.check_positive("x", 0.5)
+    checks.check_non_negative("x", 0)
+    checks.check_choice("x", "a", ("a", "b"))
 
 
 def test_seed_everything_makes_torch_repeatable():
@@ -65,9 +65,9 @@ def test_seed_everything_makes_torch_repeatable():
 
 
 def test_write_results_is_atomic_and_skips_empty_paths(tmp_path):
-    runtime.write_results("", {"a": 1})                     # no path: nothing written, no error
+    files.write_results("", {"a": 1})                     # no path: nothing written, no error
     path = tmp_path / "sub" / "r.json"
-    runtime.write_results(path, {"nelbo": 99.5})
+    files.write_results(path, {"nelbo": 99.5})
     assert json.loads(path.read_text()) == {"nelbo": 99.5}
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]   # no temp files left behind
 

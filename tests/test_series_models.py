@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from tutorial_lib import runtime, series
+from tutorial_lib import files, runtime
+from tutorial_lib.commands import jobs
 
 NOTEBOOKS = runtime.REPO_ROOT / "notebooks"
 
@@ -20,20 +21,20 @@ def outputs(notebook_path):
 
 
 def test_a_p_rerun_keeps_its_model_apart_and_08_compares_the_series_own(runs_dir, tmp_path):
-    own = series.run_notebook(NOTEBOOKS / "04_vae.ipynb", tmp_path / "04.ipynb", {})     # at its defaults
+    own = jobs.run_notebook(NOTEBOOKS / "04_vae.ipynb", tmp_path / "04.ipynb", {})     # at its defaults
     assert own.ok, own.error
-    series_vae = runtime.runs_dir() / "models" / "vae.pt"
+    series_vae = files.runs_dir() / "models" / "vae.pt"
     before = digest(series_vae)
 
-    rerun = series.run_notebook(NOTEBOOKS / "04_vae.ipynb", tmp_path / "04-l4.ipynb", {"kl_weight": 4.0})
+    rerun = jobs.run_notebook(NOTEBOOKS / "04_vae.ipynb", tmp_path / "04-l4.ipynb", {"kl_weight": 4.0})
     assert rerun.ok, rerun.error
     text = outputs(rerun.output)
     assert "Parameters changed from this notebook's defaults: kl_weight=4.0 (default 1.0)" in text
     assert "kept apart" in text
     assert digest(series_vae) == before                       # the series' model is untouched
-    assert len(list((runtime.runs_dir() / "models" / "variants").glob("vae-*.pt"))) == 1
+    assert len(list((files.runs_dir() / "models" / "variants").glob("vae-*.pt"))) == 1
 
-    compare = series.run_notebook(NOTEBOOKS / "08_compare.ipynb", tmp_path / "08.ipynb", {})
+    compare = jobs.run_notebook(NOTEBOOKS / "08_compare.ipynb", tmp_path / "08.ipynb", {})
     assert compare.ok, compare.error
     text = outputs(compare.output)
     vae_line = text[text.index("vae: loaded"):].splitlines()
@@ -47,7 +48,7 @@ def test_the_lecture_preset_runs_says_what_it_shortened_and_keeps_the_series_mod
     """-p lecture True: the notebook runs through (07 without its variants), its first lines say what
     the preset changed, and what it exports is still the series' own model (lecture is not a setting
     of the model)."""
-    run = series.run_notebook(NOTEBOOKS / f"{notebook}.ipynb", tmp_path / "out.ipynb", {"lecture": True})
+    run = jobs.run_notebook(NOTEBOOKS / f"{notebook}.ipynb", tmp_path / "out.ipynb", {"lecture": True})
     assert run.ok, run.error
     text = outputs(run.output)
     assert "LECTURE PRESET: shorter extra runs for a live class (" in text

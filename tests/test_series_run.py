@@ -1,4 +1,4 @@
-"""python -m tutorial_lib.series as one command: notebooks side by side in dependency order, a deadline
+"""python -m tutorial_lib.commands.series as one command: notebooks side by side in dependency order, a deadline
 that interrupts training with checkpoints, a second call that resumes, and one line per expected failure.
 
 Most tests replace ``series.run_notebook`` (the only papermill caller) by a stand-in that sleeps, so
@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tutorial_lib import checkpoints, data, methods, runtime, series, trainer
+from tutorial_lib import data, methods, parameters, runtime, training
+from tutorial_lib.training import checkpoints
+from tutorial_lib.commands import jobs, series
 
 
 def code_of(notebook: Path) -> str:
@@ -34,14 +36,14 @@ def test_a_deadline_interrupts_training_and_the_same_command_resumes(tmp_path, r
     after it, so the fit stops with a checkpoint; the same command then keeps 00 and resumes 04's fit."""
     out = tmp_path / "run"
     command = ["--smoke", "--only", "00", "04", "--jobs", "2", "--out", str(out)]
-    real = series.run_notebook
+    real = jobs.run_notebook
 
-    def late(source, output, parameters=None, progress=False):
+    def late(source, output, parameters=None, progress=False, env=None):
         if source.stem == "04_vae":                              # the kernel starts just after the deadline
-            time.sleep(max(0.0, float(os.environ[trainer.DEADLINE_ENV]) + 0.5 - time.time()))
-        return real(source, output, parameters, progress)
+            time.sleep(max(0.0, float(env[training.DEADLINE_ENV]) + 0.5 - time.time()))
+        return real(source, output, parameters, progress, env=env)
 
-    monkeypatch.setattr(series, "run_notebook", late)
+    monkeypatch.setattr(jobs, "run_notebook", late)
     assert series.main([*command, "--deadline-min", "0.1"]) == 3
     first = capsys.readouterr()
     records = summary_of(out)
@@ -53,9 +55,9 @@ def test_a_deadline_interrupts_training_and_the_same_command_resumes(tmp_path, r
     assert "DeadlineReached" in stopped and "checkpoint saved" in stopped
     assert not (out / "04_vae.ipynb").exists()
     assert list((runs_dir / "smoke" / "checkpoints").glob(f"vae-*/{checkpoints.LAST}"))
-    assert trainer.DEADLINE_ENV not in os.environ                 # set for the kernels only
+    assert training.DEADLINE_ENV not in os.environ                 # set for the kernels only
 
-    monkeypatch.setattr(series, "run_notebook", real)
+    monkeypatch.setattr(jobs, "run_notebook", real)
     assert series.main(command) == 0
     second = capsys.readouterr().out
     assert re.search(r"complete +00_setup_and_data", second) and not re.search(r"start +00_setup_and_data", second)
@@ -74,27 +76,27 @@ def test_fit_stops_at_the_deadline_with_a_checkpoint_and_the_same_call_resumes(t
     kwargs = dict(epochs=1, batch_size=32, seed=0, progress=False, checkpoint_dir=tmp_path / "vae")   # 8 steps
     torch.manual_seed(0)
     whole = methods.build("vae", latent_dim=4, width=8)
-    trainer.fit(whole, tiny, **{**kwargs, "checkpoint_dir": None})
-    monkeypatch.setenv(trainer.DEADLINE_ENV, repr(time.time() - 1))          # already past: one iteration, then stop
+    training.fit(whole, tiny, **{**kwargs, "checkpoint_dir": None})
+    monkeypatch.setenv(training.DEADLINE_ENV, repr(time.time() - 1))          # already past: one iteration, then stop
     torch.manual_seed(0)
-    with pytest.raises(trainer.DeadlineReached, match=trainer.DEADLINE_ENV):
+    with pytest.raises(training.DeadlineReached, match=training.DEADLINE_ENV):
         try:
-            trainer.fit(methods.build("vae", latent_dim=4, width=8), tiny, **kwargs)
+            training.fit(methods.build("vae", latent_dim=4, width=8), tiny, **kwargs)
         except Exception:                                                    # a notebook's try/except lets it through
             pytest.fail("DeadlineReached was caught as an Exception")
     saved = checkpoints.load(tmp_path / "vae" / checkpoints.LAST)
     assert (saved["epoch"], saved["iteration"], saved["step"]) == (0, 1, 1)
     assert "checkpoint saved" in capsys.readouterr().out
-    monkeypatch.delenv(trainer.DEADLINE_ENV)
+    monkeypatch.delenv(training.DEADLINE_ENV)
     resumed = methods.build("vae", latent_dim=4, width=8)
-    trainer.fit(resumed, tiny, **kwargs)
+    training.fit(resumed, tiny, **kwargs)
     assert "Resuming vae" in capsys.readouterr().out
     assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
 
 
 def test_the_sessions_smoke_run_is_the_one_command_side_by_side(smoke_series):
     """conftest's smoke run of the whole series (which the site and output tests read) is the one command,
-    python -m tutorial_lib.series --smoke, at its default --jobs auto."""
+    python -m tutorial_lib.commands.series --smoke, at its default --jobs auto."""
     run, code = smoke_series
     summary = json.loads((run / "summary.json").read_text())
     assert code == 0 and summary["mode"] == "smoke" and summary["calls"] == 1
@@ -115,9 +117,9 @@ class StandIn:
         self.seconds, self.failing, self.interrupted = seconds, failing, interrupted
         self.calls, self.lock = {}, threading.Lock()
 
-    def __call__(self, source, output, parameters=None, progress=False):
+    def __call__(self, source, output, parameters=None, progress=False, env=None):
         start = time.monotonic()
-        deadline = os.environ.get(trainer.DEADLINE_ENV)
+        deadline = (env or {}).get(training.DEADLINE_ENV)
         time.sleep(self.seconds)
         with self.lock:
             self.calls[output.stem] = (start, time.monotonic(), deadline, parameters)
@@ -126,13 +128,13 @@ class StandIn:
         final = output.with_name(f"{output.stem}{kind}.ipynb")
         final.parent.mkdir(parents=True, exist_ok=True)
         final.write_text("{}")
-        return series.Outcome(source.stem, ok, time.monotonic() - start, final,
+        return jobs.Outcome(source.stem, ok, time.monotonic() - start, final,
                               "" if ok else "PapermillExecutionError: boom", source.stem in self.interrupted)
 
 
 def test_notebooks_run_side_by_side_and_wait_for_the_models_they_load(tmp_path, monkeypatch, capsys):
     stand_in = StandIn()
-    monkeypatch.setattr(series, "run_notebook", stand_in)
+    monkeypatch.setattr(jobs, "run_notebook", stand_in)
     out = tmp_path / "run"
     assert series.main(["--smoke", "--only", "03", "04", "05", "06", "07", "08", "09", "--jobs", "3",
                         "--out", str(out)]) == 0
@@ -151,7 +153,7 @@ def test_notebooks_run_side_by_side_and_wait_for_the_models_they_load(tmp_path, 
 
 
 def test_a_failed_notebook_stops_what_needs_it_with_one_error_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(series, "run_notebook", StandIn(seconds=0.05, failing=("05_gan",)))
+    monkeypatch.setattr(jobs, "run_notebook", StandIn(seconds=0.05, failing=("05_gan",)))
     out = tmp_path / "run"
     assert series.main(["--smoke", "--only", "04", "05", "09", "--jobs", "2", "--out", str(out)]) == 1
     err = capsys.readouterr().err
@@ -164,7 +166,7 @@ def test_a_failed_notebook_stops_what_needs_it_with_one_error_line(tmp_path, mon
 
 def test_nothing_starts_after_the_deadline_and_the_same_command_finishes_the_rest(tmp_path, monkeypatch, capsys):
     stand_in = StandIn(seconds=1.0)
-    monkeypatch.setattr(series, "run_notebook", stand_in)
+    monkeypatch.setattr(jobs, "run_notebook", stand_in)
     out = tmp_path / "run"
     command = ["--smoke", "--only", "01", "02", "03", "--jobs", "1", "--out", str(out)]
     before = time.time()
@@ -187,7 +189,7 @@ def test_nothing_starts_after_the_deadline_and_the_same_command_finishes_the_res
 
 
 def test_an_interrupted_notebook_holds_back_what_needs_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(series, "run_notebook", StandIn(seconds=0.05, interrupted=("05_gan",)))
+    monkeypatch.setattr(jobs, "run_notebook", StandIn(seconds=0.05, interrupted=("05_gan",)))
     out = tmp_path / "run"
     assert series.main(["--smoke", "--only", "05", "09", "--out", str(out)]) == 3
     records = summary_of(out)
@@ -201,12 +203,12 @@ def test_an_interrupted_notebook_holds_back_what_needs_it(tmp_path, monkeypatch,
 
 
 def test_11s_runs_are_jobs_of_their_own_before_11_itself(tmp_path, monkeypatch):
-    defaults = runtime.notebook_defaults
-    monkeypatch.setattr(runtime, "notebook_defaults", lambda name: {**defaults(name), "label_counts": [20, 50],
+    defaults = parameters.notebook_defaults
+    monkeypatch.setattr(parameters, "notebook_defaults", lambda name, smoke=None: {**defaults(name, smoke), "label_counts": [20, 50],
                                                                     "label_seeds": [0, 1]}
                         if name.startswith("11") else defaults(name))
     stand_in = StandIn(seconds=0.05)
-    monkeypatch.setattr(series, "run_notebook", stand_in)
+    monkeypatch.setattr(jobs, "run_notebook", stand_in)
     out = tmp_path / "run"
     assert series.main(["--smoke", "--only", "11", "--jobs", "2", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -227,17 +229,17 @@ def test_the_dependency_graph_is_what_the_notebooks_load_and_train():
     sources = {nb.stem: code_of(nb) for nb in sorted(runtime.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))}
     assert {stem for stem, code in sources.items() if "load_series_model(" in code} == set(series.LOADS)
     exports = {name: stem for stem, code in sources.items() for name in re.findall(r'export_model\(\w+, "(\w+)"', code)}
-    assert exports == {name: nb for name, (_, _, nb) in methods.SERIES.items()}
+    assert exports == {name: nb for name, (_, nb, _) in methods.SERIES.items()}
     assert all(f'"{name}"' in sources["08_compare"] for name in series.LOADS["08_compare"])
     assert set(series.LOADS["08_compare"]) == set(methods.SERIES)
-    assert series.LOADS["09_latent_exploration"] == (runtime.notebook_defaults("09_latent_exploration")["model_name"],)
+    assert series.LOADS["09_latent_exploration"] == (parameters.notebook_defaults("09_latent_exploration")["model_name"],)
     # 07 trains a VAE at λ = 1 with 04's settings: the same run folder as 04's VAE
-    assert "methods.VAE(" in sources["07_aegan"] and 1.0 in runtime.notebook_defaults("07_aegan")["vae_kl_weights"]
+    assert "methods.VAE(" in sources["07_aegan"] and 1.0 in parameters.notebook_defaults("07_aegan")["vae_kl_weights"]
     assert series.needs("08_compare") == ("04_vae", "05_gan", "06_wgan_gp", "07_aegan")
     assert series.needs("09_latent_exploration") == ("05_gan",) and series.needs("07_aegan") == ("04_vae",)
     assert not any(series.needs(nb) for nb in sources if nb[:2] in ("00", "01", "02", "03", "04", "05", "06", "10", "11"))
     for notebook, names in series.SPLITS.items():                          # split over list parameters it declares
-        assert all(isinstance(runtime.notebook_defaults(notebook)[n], list) for n in names)
+        assert all(isinstance(parameters.notebook_defaults(notebook)[n], list) for n in names)
 
 
 def test_stopping_kernels_presses_the_stop_button_of_this_process_kernels_only(tmp_path):
@@ -251,7 +253,7 @@ def test_stopping_kernels_presses_the_stop_button_of_this_process_kernels_only(t
     other = subprocess.Popen([sys.executable, "-c", script, "not-a-kernel"], stdout=subprocess.PIPE, text=True)
     try:
         assert kernel.stdout.readline().strip() == "ready" and other.stdout.readline().strip() == "ready"
-        assert series.stop_kernels() == 1
+        assert jobs.stop_kernels() == 1
         assert kernel.wait(timeout=20) == 7 and other.poll() is None
     finally:
         for process in (kernel, other):
@@ -267,7 +269,7 @@ def test_stopping_kernels_presses_the_stop_button_of_this_process_kernels_only(t
     (["--colour"], "unrecognized arguments: --colour"),
 ])
 def test_a_bad_argument_is_one_error_line(argv, says, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(series, "run_notebook", StandIn())
+    monkeypatch.setattr(jobs, "run_notebook", StandIn())
     assert series.main(["--smoke", "--out", str(tmp_path / "run"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and says in err and len(err.strip().splitlines()) == 1
@@ -276,7 +278,7 @@ def test_a_bad_argument_is_one_error_line(argv, says, tmp_path, monkeypatch, cap
 
 
 def test_missing_data_and_another_runs_folder_are_one_error_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(series, "run_notebook", StandIn(seconds=0.01))
+    monkeypatch.setattr(jobs, "run_notebook", StandIn(seconds=0.01))
     monkeypatch.setenv(runtime.SMOKE_ENV, "1")
 
     def no_mnist(name, split="train", **_):

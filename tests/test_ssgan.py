@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from tutorial_lib import data, losses, methods, trainer
+from tutorial_lib import data, losses, methods, training
 from tutorial_lib.methods import ssgan
 
 SMALL = {"d_hidden": (32, 16), "g_hidden": 16, "latent_dim": 8}
@@ -119,7 +119,7 @@ def test_training_uses_no_label_outside_the_subset(tiny, monkeypatch):
             torch.manual_seed(0)
             model = methods.build("ssgan", n_labels=20, gan=gan, **SMALL)
             model.attach_labels(data.Split(tiny.name, tiny.x, labels))
-            trainer.fit(model, data.Split(tiny.name, tiny.x, labels).take(128), epochs=1, batch_size=32,
+            training.fit(model, data.Split(tiny.name, tiny.x, labels).take(128), epochs=1, batch_size=32,
                         checkpoint_dir=None, progress=False)
             weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(weights[0], weights[2]) and torch.equal(weights[1], weights[3])
@@ -162,7 +162,7 @@ def test_fit_changes_d_and_g_and_the_baseline_only_d(tiny):
     model = methods.build("ssgan", n_labels=20, **SMALL)
     model.attach_labels(tiny)
     d0, g0 = _params(model.discriminator), _params(model.generator)
-    history = trainer.fit(model, tiny.take(96), epochs=1, batch_size=32, checkpoint_dir=None, progress=False)
+    history = training.fit(model, tiny.take(96), epochs=1, batch_size=32, checkpoint_dir=None, progress=False)
     assert history.logs[-1]["step"] == 3
     assert not torch.equal(d0, _params(model.discriminator)) and not torch.equal(g0, _params(model.generator))
 
@@ -174,7 +174,7 @@ def test_fit_changes_d_and_g_and_the_baseline_only_d(tiny):
     assert {id(p) for p in baseline.phases()[0].params} == trained
     assert not any(p.requires_grad for p in baseline.averaged.parameters())
     d0 = _params(baseline.discriminator)
-    history = trainer.fit(baseline, tiny.take(96), epochs=1, batch_size=32, checkpoint_dir=None, progress=False)
+    history = training.fit(baseline, tiny.take(96), epochs=1, batch_size=32, checkpoint_dir=None, progress=False)
     assert not torch.equal(d0, _params(baseline.discriminator))
     assert set(history.logs[-1]) >= {"classifier/supervised"} and not any("unsupervised" in k for k in history.logs[-1])
     with pytest.raises(ValueError, match="baseline"):
@@ -264,7 +264,7 @@ def test_the_hidden_scales_stay_fixed_and_the_output_scale_trains(tiny):
         assert len(hidden) == len(SMALL["d_hidden"])
         held = {id(p) for p in model.phases()[0].params}
         assert all((id(g) in held) != fixed for g in d.hidden_scales())
-        trainer.fit(model, tiny.take(96), epochs=1, batch_size=32, checkpoint_dir=None, progress=False)
+        training.fit(model, tiny.take(96), epochs=1, batch_size=32, checkpoint_dir=None, progress=False)
         same = [torch.equal(a, b) for a, b in zip(hidden, d.hidden_scales())]
         assert all(same) if fixed else not any(same)
         assert not torch.equal(out_scale, d.head[1].parametrizations.weight.original0)   # the output's g trains
@@ -323,7 +323,7 @@ def test_classify_and_test_accuracy_use_the_averaged_weights(tiny):
     torch.manual_seed(0)
     model = methods.build("ssgan", n_labels=20, **SMALL)
     model.attach_labels(tiny)
-    history = trainer.fit(model, tiny.take(96), epochs=2, batch_size=32, checkpoint_dir=None, progress=False)
+    history = training.fit(model, tiny.take(96), epochs=2, batch_size=32, checkpoint_dir=None, progress=False)
     assert model.average_steps == history.logs[-1]["step"] == 6                 # one average step per D update
     x, part = tiny.floats(200), data.Split(tiny.name, tiny.x[:200], tiny.y[:200])
     with torch.no_grad():

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from tutorial_lib import data, methods, runtime, step, trainer
+from tutorial_lib import data, methods, runtime, training
+from tutorial_lib.training import step
 from tutorial_lib.methods.base import Batch, Phase, linear_decay
 
 
@@ -25,7 +26,7 @@ def plain_loop(method, train, *, epochs, batch_size, seed):
         for it in range(n_iter):
             for phase in active:
                 if phase.lr_factor is not None:
-                    trainer.scale_lr(phase.optimizer, phase.lr_factor((epoch + it / n_iter) / epochs))
+                    training.scale_lr(phase.optimizer, phase.lr_factor((epoch + it / n_iter) / epochs))
                 for r in range(phase.repeats):
                     index = it * per_iter + r
                     batch = Batch(data.get_batch(train.x, perm, index, batch_size),
@@ -56,7 +57,7 @@ def test_fit_with_the_static_step_equals_the_plain_loop(tiny, name, config):
     plain_loop(a, tiny, epochs=2, batch_size=32, seed=5)
     torch.manual_seed(0)
     b = methods.build(name, **config)
-    trainer.fit(b, tiny, epochs=2, batch_size=32, seed=5, checkpoint_dir=None, progress=False)
+    training.fit(b, tiny, epochs=2, batch_size=32, seed=5, checkpoint_dir=None, progress=False)
     sa, sb = a.state_dict(), b.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa), [k for k in sa if not torch.equal(sa[k], sb[k])][:5]
     torch.manual_seed(0)
@@ -112,5 +113,5 @@ def test_a_tensor_learning_rate_follows_the_schedule_in_place():
     step.prepare_optimizers([phase], torch.device("cpu"))
     lr = opt.param_groups[0]["lr"]
     assert torch.is_tensor(lr) and float(lr) == 0.5
-    trainer.scale_lr(opt, 0.25)
+    training.scale_lr(opt, 0.25)
     assert opt.param_groups[0]["lr"] is lr and float(lr) == 0.125      # same tensor, new value

@@ -6,7 +6,8 @@ import nbformat
 import pytest
 import torch
 
-from tutorial_lib import runtime, series, sweep
+from tutorial_lib import files, runtime
+from tutorial_lib.commands import series, sweep
 
 
 def test_parse_assignment_reads_numbers_strings_and_bools():
@@ -22,9 +23,9 @@ def tiny_notebook(path):
     params = nbformat.v4.new_code_cell("x = 1\nseed = 0\nresults_json = ''\nfigures_dir = ''")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(
-        "from tutorial_lib import runtime\n"
-        "runtime.check_positive('x', x)\n"
-        "runtime.write_results(results_json, {'headline': 'y', 'y': x * 10 + seed})")]
+        "from tutorial_lib import checks, files\n"
+        "checks.check_positive('x', x)\n"
+        "files.write_results(results_json, {'headline': 'y', 'y': x * 10 + seed})")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -80,7 +81,7 @@ def test_a_2x2_vae_sweep_gives_the_same_csv_through_a_local_pool_and_submitit(tm
     for r in pooled:
         assert list((tmp_path / "pool" / "runs" / r["run"] / "smoke" / "models").rglob("vae*.pt"))
         assert list((tmp_path / "pool" / "runs" / r["run"] / "smoke" / "checkpoints").glob("vae-*/last.pt"))
-    assert not (runtime.runs_dir() / "models" / "variants").exists()
+    assert not (files.runs_dir() / "models" / "variants").exists()
 
     submitted = vae_sweep(tmp_path / "submitit", "--executor", "submitit-local")
     assert list(submitted[0]) == list(pooled[0])

@@ -9,7 +9,8 @@ import textwrap
 import pytest
 import torch
 
-from tutorial_lib import callbacks, checkpoints, data, methods, trainer
+from tutorial_lib import data, methods, training
+from tutorial_lib.training import callbacks, checkpoints
 from tutorial_lib.methods.base import Method, Phase
 
 
@@ -26,7 +27,7 @@ def same(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-class StopAt(trainer.Callback):
+class StopAt(training.Callback):
     """Simulates Ctrl-C at the end of a given step."""
 
     def __init__(self, step):
@@ -45,19 +46,19 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tiny, tmp_path, capsys
     kwargs = dict(epochs=2, batch_size=32, seed=3, progress=False)          # 8 steps an epoch
     torch.manual_seed(0)
     a = vae()
-    trainer.fit(a, tiny, checkpoint_dir=tmp_path / "a", **kwargs)
+    training.fit(a, tiny, checkpoint_dir=tmp_path / "a", **kwargs)
 
     torch.manual_seed(0)
     b = vae()
     with pytest.raises(KeyboardInterrupt):
-        trainer.fit(b, tiny, checkpoint_dir=tmp_path / "b", callbacks=[StopAt(5)], **kwargs)
+        training.fit(b, tiny, checkpoint_dir=tmp_path / "b", callbacks=[StopAt(5)], **kwargs)
     assert "checkpoint saved" in capsys.readouterr().out
     saved = checkpoints.load(tmp_path / "b" / checkpoints.LAST)
     assert (saved["epoch"], saved["iteration"], saved["step"]) == (0, 5, 5)
 
     torch.manual_seed(123)                                # a different init: the checkpoint must win
     c = vae()
-    history = trainer.fit(c, tiny, checkpoint_dir=tmp_path / "b", **kwargs)
+    history = training.fit(c, tiny, checkpoint_dir=tmp_path / "b", **kwargs)
     assert "Resuming vae" in capsys.readouterr().out
     assert same(params(a), params(c))
     assert [r["epoch"] for r in history.epochs] == [1, 2]
@@ -66,16 +67,16 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tiny, tmp_path, capsys
 
 def test_a_finished_run_is_not_trained_again(tiny, tmp_path, capsys):
     m = vae()
-    trainer.fit(m, tiny, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False)
+    training.fit(m, tiny, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False)
     again = vae()
-    history = trainer.fit(again, tiny, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False)
+    history = training.fit(again, tiny, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False)
     assert "nothing to do" in capsys.readouterr().out
     assert same(params(m), params(again)) and len(history.epochs) == 1
 
 
 def test_auto_checkpoint_folder_depends_on_the_configuration(tiny, runs_dir):
-    trainer.fit(vae(), tiny, epochs=1, batch_size=64, progress=False)
-    trainer.fit(methods.build("vae", latent_dim=4, width=8, kl_weight=0.5), tiny, epochs=1, batch_size=64,
+    training.fit(vae(), tiny, epochs=1, batch_size=64, progress=False)
+    training.fit(methods.build("vae", latent_dim=4, width=8, kl_weight=0.5), tiny, epochs=1, batch_size=64,
                 progress=False)
     folders = sorted((runs_dir / "smoke" / "checkpoints").iterdir())
     assert len(folders) == 2 and all(f.name.startswith("vae-") for f in folders)
@@ -85,16 +86,16 @@ def test_auto_checkpoint_folder_depends_on_the_configuration(tiny, runs_dir):
 
 KILL_SCRIPT = textwrap.dedent("""
     import os, signal, sys, torch
-    from tutorial_lib import data, methods, trainer
+    from tutorial_lib import data, methods, training
     kill_at = int(sys.argv[2])
-    class Kill(trainer.Callback):
+    class Kill(training.Callback):
         def on_step_end(self, state):
             if state.step == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)        # no chance to clean up
     torch.manual_seed(0)
     model = methods.build("gan", width=8, latent_dim=8)
     train = data.load("mnist-sample", limit=320)
-    trainer.fit(model, train, epochs=2, batch_size=32, seed=1, checkpoint_dir=sys.argv[1],
+    training.fit(model, train, epochs=2, batch_size=32, seed=1, checkpoint_dir=sys.argv[1],
                 checkpoint_seconds=0, callbacks=[Kill()], progress=False)
     torch.save(model.state_dict(), os.path.join(sys.argv[1], "final.pt"))
 """)
@@ -146,8 +147,8 @@ class Exploding(Method):
 
 
 def test_non_finite_loss_stops_training_naming_phase_and_step(tiny):
-    with pytest.raises(trainer.NonFiniteLoss, match=r"Phase 'boom' of exploding .* at step 3 "):
-        trainer.fit(Exploding(bad_step=3), tiny, epochs=1, batch_size=16, log_every=100,
+    with pytest.raises(training.NonFiniteLoss, match=r"Phase 'boom' of exploding .* at step 3 "):
+        training.fit(Exploding(bad_step=3), tiny, epochs=1, batch_size=16, log_every=100,
                     checkpoint_dir=None, progress=False)
 
 
@@ -159,7 +160,7 @@ def test_non_finite_loss_stops_training_naming_phase_and_step(tiny):
 ])
 def test_bad_fit_arguments_raise_value_error(tiny, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        trainer.fit(vae(), tiny, checkpoint_dir=None, progress=False, **kwargs)
+        training.fit(vae(), tiny, checkpoint_dir=None, progress=False, **kwargs)
 
 
 @pytest.mark.parametrize("name, config", [
@@ -173,7 +174,7 @@ def test_bad_method_configs_raise_value_error(name, config):
 
 
 def test_sample_grid_callback_records_fixed_noise_samples(tiny):
-    history = trainer.fit(vae(), tiny, epochs=2, batch_size=64, checkpoint_dir=None, progress=False,
+    history = training.fit(vae(), tiny, epochs=2, batch_size=64, checkpoint_dir=None, progress=False,
                           callbacks=[callbacks.SampleGrid(n=8)])
     assert sorted(history.samples) == [1, 2]
     assert history.samples[1].shape == (8, 1, 28, 28) and history.samples[1].dtype == torch.uint8
@@ -184,7 +185,7 @@ def test_metrics_do_not_change_the_course_of_training(tiny):
     def run(callbacks):
         torch.manual_seed(0)
         m = vae()
-        trainer.fit(m, tiny, epochs=2, batch_size=64, seed=0, checkpoint_dir=None, progress=False,
+        training.fit(m, tiny, epochs=2, batch_size=64, seed=0, checkpoint_dir=None, progress=False,
                     callbacks=callbacks)
         return params(m)
     plain = run([])
@@ -199,7 +200,7 @@ def test_linear_lr_decay_follows_training_progress(tiny):
     original = model.critic_loss
     model.critic_loss = lambda batch: (seen.append(model.optimizers()["critic"].param_groups[0]["lr"]),
                                        original(batch))[1]
-    trainer.fit(model, tiny.take(128), epochs=2, batch_size=32, checkpoint_dir=None, progress=False)
+    training.fit(model, tiny.take(128), epochs=2, batch_size=32, checkpoint_dir=None, progress=False)
     # 4 iterations an epoch, 8 in all: progress 0, 1/8, ..., 7/8 -> lr 1e-4 · (1 − progress)
     assert seen == pytest.approx([1e-4 * (1 - k / 8) for k in range(8)])
 
@@ -215,7 +216,7 @@ def test_a_train_mode_metric_sees_batch_statistics_and_changes_nothing(tiny):
     def run(cbs):
         torch.manual_seed(0)
         m = methods.build("gan", latent_dim=8, width=8)
-        trainer.fit(m, tiny, epochs=1, batch_size=32, seed=0, checkpoint_dir=None, progress=False, callbacks=cbs)
+        training.fit(m, tiny, epochs=1, batch_size=32, seed=0, checkpoint_dir=None, progress=False, callbacks=cbs)
         return params(m)
     plain = run([])
     probed = run([callbacks.StepMetric(probe, every=2, grad=True, train_mode=True)])

@@ -1,19 +1,17 @@
 """tutorial_lib: everything in the generative-models notebook series that is not the lesson itself.
 
-Modules, one job each (import them explicitly: ``from tutorial_lib import data, methods, trainer``):
+Floors, each importing only from its own floor or those below (tests/test_architecture.py reads it):
 
-    runtime      device, seeds, smoke mode, Colab/CI detection, parameter checks
-    data         MNIST / Fashion-MNIST / the shipped sample as device-resident tensors
-    nets         the networks (conv encoder/decoder, DCGAN, MLP)
-    losses       every loss, with its equation and reduction
-    methods/     VAE, GAN, WGAN(-GP), AEGAN: each declares its update phases; base.py holds the
-                 contract every model keeps (Method, Phase, Batch)
-    trainer      fit(): the one training loop; History, callbacks' hooks
-    callbacks    fixed-noise sample grids, metrics per epoch or per step
-    checkpoints  atomic, resumable checkpoints and exported models
-    plots        image grids and training curves
-    widgets      interactive figures that fall back to static grids when headless
-    homework     build it yourself (04–07): a student's model trained small, judged against the library's
-    figure_audit (tests only) which figures each cell shows, and which of their axes lack a label
+    0  runtime (device, flags, seeds, smoke mode), checks (parameter checks), files (runs folder,
+       atomic files, results JSON), parameters (a notebook's parameters cell, the lecture preset),
+       cli, figure_audit, nets (the networks), losses (every loss, with its equation)
+    1  data (datasets as device-resident tensors), theory, toys, latent, features, metrics
+    2  methods/    one file per model; base.py holds the contract (Method, Phase, Batch)
+    3  training/   fit() and what a run leaves on disk: loop, history, step, callbacks, runs,
+                   checkpoints, shipped (the models that ship, read-only)
+    4  evaluator, plots, widgets, colab, homework (build it yourself), exercises/ (checked exercises)
+    5  commands/   what a user runs: series, sweep, site, results, bench, pretrained
+
+Import what a notebook needs explicitly, e.g. ``from tutorial_lib import data, methods, training``.
 """
 __version__ = "0.1.0"

@@ -20,7 +20,7 @@ from urllib.error import URLError
 import torch
 import torchvision
 
-from tutorial_lib import runtime
+from tutorial_lib import checks, runtime
 
 DATASETS = ("mnist", "fashion-mnist", "mnist-sample")
 """Names accepted by :func:`load`. ``mnist-sample`` is the small real MNIST subset in the repo."""
@@ -82,10 +82,10 @@ def load(name: str, split: str = "train", *, root: str | os.PathLike | None = No
     ``limit`` keeps the first ``limit`` images (the datasets are already in random order).
     Raises :class:`DatasetUnavailable` with the fix when the files are missing and offline.
     """
-    runtime.check_choice("dataset", name, DATASETS)
-    runtime.check_choice("split", split, ("train", "test"))
+    checks.check_choice("dataset", name, DATASETS)
+    checks.check_choice("split", split, ("train", "test"))
     if limit is not None:
-        runtime.check_positive_int("limit", limit)
+        checks.check_positive_int("limit", limit)
     cls = _TORCHVISION_CLASS[name]
     if name == "mnist-sample":
         root, download = SAMPLE_ROOT, False
@@ -160,7 +160,7 @@ def idx_problem(path: Path) -> str:
 
 
 def check_dataset(name: str) -> None:
-    runtime.check_choice("dataset", name, DATASETS)
+    checks.check_choice("dataset", name, DATASETS)
 
 
 # ----------------------------------------------------------------------------- pixels

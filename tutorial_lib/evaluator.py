@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tutorial_lib import checkpoints, data, runtime
+from tutorial_lib import checks, data, files, runtime
+from tutorial_lib.training import checkpoints
 
 EVALUATOR_DIR = runtime.REPO_ROOT / "data" / "evaluators"
 MNIST_WEIGHTS = EVALUATOR_DIR / "mnist_evaluator.pt"
@@ -102,8 +103,8 @@ def train_evaluator(dataset: str = "mnist", *, epochs: int = DEFAULTS["epochs"],
     Adam with a one-cycle learning rate, cross-entropy, random shifts of up to ``max_shift`` pixels.
     Seeded: on the CPU the same call gives the same weights (same machine and torch version).
     """
-    runtime.check_positive_int("epochs", epochs)
-    runtime.check_positive_int("batch_size", batch_size)
+    checks.check_positive_int("epochs", epochs)
+    checks.check_positive_int("batch_size", batch_size)
     train, test = (data.load(dataset, s, root=root) for s in ("train", "test"))
     device = torch.device(device)
     runtime.seed_everything(seed)
@@ -173,7 +174,7 @@ def load_evaluator(dataset: str = "mnist", device: str | torch.device = "cpu", *
     ``cache_dir``, named by its settings, with a JSON record of its SHA-256 and test accuracy;
     later calls load the cache after checking that hash (a mismatch retrains).
     """
-    runtime.check_choice("dataset", dataset, data.DATASETS)
+    checks.check_choice("dataset", dataset, data.DATASETS)
     if dataset in ("mnist", "mnist-sample"):
         path = Path(path) if path is not None else MNIST_WEIGHTS
         _check_hash(path, MNIST_SHA256)
@@ -190,7 +191,7 @@ def load_evaluator(dataset: str = "mnist", device: str | torch.device = "cpu", *
     print(f"Training the {dataset} evaluator once (cached in {cache}) ...")
     model, acc = train_evaluator(dataset, root=root, device=device, **train_kwargs)
     sha = save_evaluator(model, weights, **config, test_accuracy=acc)
-    runtime.atomic_write_bytes(record, json.dumps({**config, "test_accuracy": acc, "sha256": sha}, indent=2).encode())
+    files.atomic_write_bytes(record, json.dumps({**config, "test_accuracy": acc, "sha256": sha}, indent=2).encode())
     print(f"{dataset} evaluator: test accuracy {acc:.4f}, SHA-256 {sha}")
     return model.to(device)
 

@@ -2,7 +2,7 @@
 
 Each training notebook (04–07) ends with a model of the student's own: a subclass of the library's
 method whose losses (and, in 06, whose update phases) the student writes. :func:`judge` trains it with
-``trainer.fit`` at the notebook's small :class:`Setting` and scores it on the chapter's figures, each of
+``training.fit`` at the notebook's small :class:`Setting` and scores it on the chapter's figures, each of
 which must be no more than a tolerance above the library's own model trained at the same setting:
 
     04  test negative ELBO, nats per image
@@ -28,7 +28,7 @@ from typing import Callable
 
 import torch
 
-from tutorial_lib import data, methods, metrics, runtime, trainer
+from tutorial_lib import data, methods, metrics, runtime, training
 from tutorial_lib.evaluator import load_evaluator
 from tutorial_lib.methods.base import Batch, Method
 
@@ -256,9 +256,9 @@ def attempt(model: Method, batch: Batch) -> str | None:
 def train(model: Method, split: data.Split, s: Setting, progress: bool = True) -> str:
     """Train ``model`` at setting ``s`` on the first n_train images of ``split``; "" or what stopped it."""
     try:
-        trainer.fit(model, split.take(s.n_train), epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
+        training.fit(model, split.take(s.n_train), epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
                     checkpoint_dir=None, progress=progress)
-    except trainer.NonFiniteLoss as err:
+    except training.NonFiniteLoss as err:
         return str(err)
     except RuntimeError as err:                                # e.g. a loss that reaches none of its phase's weights
         return f"training raised RuntimeError: {err}"

@@ -8,14 +8,14 @@ from typing import Callable
 
 import torch
 
-from tutorial_lib import runtime
+from tutorial_lib import checks
 
 Tensor = torch.Tensor
 
 
 def lerp(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
     """Linear interpolation z = (1 − α) z1 + α z2 for α = 0, …, 1 in ``steps`` points: (steps, d)."""
-    runtime.check_positive_int("steps", steps)
+    checks.check_positive_int("steps", steps)
     alpha = torch.linspace(0, 1, steps, device=z1.device, dtype=z1.dtype).unsqueeze(1)
     return (1 - alpha) * z1 + alpha * z2
 
@@ -29,7 +29,7 @@ def slerp(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
 
     Falls back to :func:`lerp` when z1 and z2 point the same way. -> (steps, d)
     """
-    runtime.check_positive_int("steps", steps)
+    checks.check_positive_int("steps", steps)
     n1, n2 = z1.norm(), z2.norm()
     u1, u2 = z1 / n1, z2 / n2
     omega = torch.arccos((u1 * u2).sum().clamp(-1, 1))
@@ -47,7 +47,7 @@ def invert(generate: Callable[[Tensor], Tensor], x: Tensor, z0: Tensor, *, steps
 
     x: (B, 1, 28, 28), z0: (B, d) -> (z, loss per step: mean squared error per pixel)
     """
-    runtime.check_positive_int("steps", steps)
+    checks.check_positive_int("steps", steps)
     z = z0.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     trace = []

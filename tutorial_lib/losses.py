@@ -135,8 +135,8 @@ def interpolate(x_real: Tensor, x_fake: Tensor, eps: Tensor | None = None) -> Te
     """x̂ = ε x_r + (1 − ε) x_g with ε ~ U[0, 1] drawn **per example** (Gulrajani et al.).
 
     A single ε per batch, or ε from a normal distribution, is a bug copied between tutorials.
-    x_real, x_fake: (B, ...) ; eps: (B,) or None -> (B, ...). Stacked runs (see
-    :mod:`tutorial_lib.batched`) pass (K, B, ...) with eps of shape (K, B).
+    x_real, x_fake: (B, ...) ; eps: (B,) or None -> (B, ...). Stacked runs may pass (K, B, ...) with
+    eps of shape (K, B).
     """
     if eps is None:
         eps = torch.rand(x_real.shape[0], device=x_real.device, dtype=x_real.dtype)
@@ -224,3 +224,79 @@ def ssgan_unsupervised_loss(real_class_logits: Tensor, fake_class_logits: Tensor
     logits (B, K), (B', K) -> scalar   [mean over each batch, the two terms summed]
     """
     return discriminator_loss(real_logit(real_class_logits), real_logit(fake_class_logits))
+
+
+# ----------------------------------------------------------------------------- CVAE-GAN's losses (notebook 10)
+
+def pairwise_loss(x: Tensor, x_rec: Tensor, real_features: list[Tensor] = (),
+                  rec_features: list[Tensor] = ()) -> Tensor:
+    """CVAE-GAN's pairwise pixel and feature loss (primary source):
+
+        L_G = ½ (‖x − x′‖² + Σ_f ‖f(x) − f(x′)‖²)
+
+    with f over the given feature maps (the source: f_D only; the paper adds f_C).
+    x, x_rec (B, ...); features (B, F) each -> scalar   [sum over pixels / features, mean over batch]
+    """
+    loss = (x - x_rec).pow(2).flatten(1).sum(dim=1)
+    for f_real, f_rec in zip(real_features, rec_features, strict=True):
+        loss = loss + (f_real - f_rec).pow(2).flatten(1).sum(dim=1)
+    return 0.5 * loss.mean()
+
+
+def class_centre_matching_loss(real_features: Tensor, real_labels: Tensor, fake_features: Tensor,
+                               fake_labels: Tensor, num_classes: int = 10) -> Tensor:
+    """CVAE-GAN's per-class feature-centre matching against the classifier (primary source):
+
+        L_GC = ½ Σ_c ‖ E_{x of class c} f_C(x) − E_{z} f_C(G(z, c)) ‖²₂
+
+    Each centre is the batch mean of its class's features; a class missing from either batch
+    adds nothing. features (B, F), (B', F); labels (B,), (B',) int in [0, num_classes) -> scalar
+    [mean over each class's examples inside the norm, sum over features and classes]
+    """
+    real_centre, real_counts = centres_by_class(real_features, real_labels, num_classes)
+    fake_centre, fake_counts = centres_by_class(fake_features, fake_labels, num_classes)
+    gaps = (real_centre - fake_centre).pow(2).sum(dim=1)                      # (num_classes,)
+    return 0.5 * (gaps * ((real_counts > 0) & (fake_counts > 0)).to(gaps.dtype)).sum()
+
+
+def centres_by_class(features: Tensor, labels: Tensor, num_classes: int = 10) -> tuple[Tensor, Tensor]:
+    """The batch mean of each class's features, and how many examples each class has.
+
+    features (B, F), labels (B,) int in [0, num_classes) -> centres (num_classes, F) (0 for an absent
+    class), counts (num_classes,)
+    """
+    sums = features.new_zeros(num_classes, features.shape[1]).index_add(0, labels, features)
+    counts = torch.bincount(labels, minlength=num_classes).to(features.dtype)
+    return sums / counts.clamp_min(1).unsqueeze(1), counts
+
+
+def moving_centres(centres: Tensor, seen: Tensor, features: Tensor, labels: Tensor,
+                   momentum: float) -> tuple[Tensor, Tensor]:
+    """One moving-average update of per-class feature centres (the paper's running class centres).
+
+    With m_k the mean of this batch's features of class k and α = ``momentum``:
+
+        c_k ← m_k                        if class k is in the batch and has no centre yet
+        c_k ← α · c_k + (1 − α) · m_k    if class k is in the batch and has one
+        c_k unchanged                    if class k is not in the batch
+
+    α = 0 gives the plain per-batch centres. A single centre over all examples (f_D's real centre) is
+    the case of one class, labels all 0. centres (K, F), seen (K,) bool, features (B, F), labels (B,)
+    -> the new centres (K, F) and seen (K,); nothing is changed in place, and no gradient flows
+    (the centres are constants for the networks).
+    """
+    batch_mean, counts = centres_by_class(features.detach(), labels, len(centres))
+    in_batch = (counts > 0).unsqueeze(1)
+    blended = torch.where(seen.unsqueeze(1), momentum * centres + (1 - momentum) * batch_mean, batch_mean)
+    return torch.where(in_batch, blended, centres), seen | (counts > 0)
+
+
+def centre_gap_loss(real_centres: Tensor, real_seen: Tensor, fake_features: Tensor, fake_labels: Tensor) -> Tensor:
+    """½ Σ_k ‖c_k − (mean of the fake features of class k)‖² over the classes k with a real centre and at
+    least one fake: L_GC against running class centres c (K, F), and L_GD with K = 1.
+
+    real_centres (K, F), real_seen (K,) bool, fake_features (B, F), fake_labels (B,) -> scalar
+    """
+    fake_centres, counts = centres_by_class(fake_features, fake_labels, len(real_centres))
+    gaps = (real_centres - fake_centres).pow(2).sum(dim=1)                    # (K,)
+    return 0.5 * (gaps * (real_seen & (counts > 0)).to(gaps.dtype)).sum()

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from tutorial_lib import data, runtime
+from tutorial_lib import checks, data, runtime
 
 BATCH = 1000
 SEEDS = (0, 1, 2)
@@ -152,7 +152,7 @@ def precision_recall(real: Embedding | Tensor, fake: Embedding | Tensor, *, k: i
     real manifold (fidelity); recall = fraction of real points inside the fake manifold (diversity).
     Distances are computed ``chunk`` rows at a time, so 10,000 x 10,000 needs ~80 MB at once.
     """
-    runtime.check_positive_int("k", k)
+    checks.check_positive_int("k", k)
     r = _field(real, "features")
     f = _field(fake, "features").to(r.device)
     precision = _coverage(f, r, _knn_radii(r, k, chunk), chunk)
@@ -228,7 +228,7 @@ def evaluate(source: Any, reference: Images, evaluator: nn.Module, *, n: int = 1
              batch_size: int = BATCH) -> Report:
     """For each seed, draw n images from ``source`` (see :func:`draw`) and score them against the
     first n images of ``reference`` (the test set, or its :func:`embed`); return a :class:`Report`."""
-    runtime.check_positive_int("n", n)
+    checks.check_positive_int("n", n)
     reference = _images(reference)
     if len(reference) < n:
         raise ValueError(f"reference has {len(reference)} images, fewer than n={n}: use the same n for every set")
@@ -247,12 +247,12 @@ def evaluate(source: Any, reference: Images, evaluator: nn.Module, *, n: int = 1
 
 def epoch_quality(reference: Images, evaluator: nn.Module, *, n: int = 10_000, seed: int = 0,
                   batch_size: int = BATCH) -> Callable[[Any], dict[str, float]]:
-    """A measure for :class:`tutorial_lib.callbacks.EpochMetric`: ``fn(model)`` draws n images
+    """A measure for :class:`tutorial_lib.training.callbacks.EpochMetric`: ``fn(model)`` draws n images
     (seeded) and returns their FD against the first n of ``reference`` and the class histogram's
     largest share ("top class share"; 0.1 when all ten digits are equally common, 1 when every
     sample is one digit) with that class ("top class"), and each class's share ("share of 0" ...
     "share of 9"). Cheap enough to run after every epoch."""
-    runtime.check_positive_int("n", n)
+    checks.check_positive_int("n", n)
     reference = _images(reference)
     if len(reference) < n:
         raise ValueError(f"reference has {len(reference)} images, fewer than n={n}")

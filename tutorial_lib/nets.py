@@ -208,3 +208,89 @@ class Classifier(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
+
+
+# ----------------------------------------------------------------------------- the semi-supervised GAN's (notebook 11)
+
+IMAGE_SHAPE = (1, 28, 28)
+N_CLASSES = NUM_CLASSES
+
+
+class GaussianNoise(nn.Module):
+    """x + σ ε, ε ~ N(0, I), in training mode only (the identity in eval mode)."""
+
+    def __init__(self, sigma: float):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and self.sigma > 0:
+            return x + self.sigma * torch.randn_like(x)
+        return x
+
+
+class NoisyMLPDiscriminator(nn.Module):
+    """Images (B, 1, 28, 28) -> K class logits (B, K); ``features`` is the last hidden layer f (B, F)."""
+
+    def __init__(self, hidden: tuple[int, ...], input_noise: float, hidden_noise: float, weight_norm: bool,
+                 fixed_scales: bool = False):
+        super().__init__()
+        wn = nn.utils.parametrizations.weight_norm if weight_norm else (lambda layer: layer)
+        layers: list[nn.Module] = [nn.Flatten(), GaussianNoise(input_noise)]   # (B, 784)
+        width = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
+        for i, h in enumerate(hidden):
+            if i:
+                layers.append(GaussianNoise(hidden_noise))
+            layers += [wn(nn.Linear(width, h)), nn.ReLU()]                      # (B, h)
+            width = h
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sequential(GaussianNoise(hidden_noise), wn(nn.Linear(width, N_CLASSES)))   # (B, K)
+        if weight_norm and fixed_scales:
+            for scale in self.hidden_scales():
+                scale.requires_grad_(False)        # set by init_from_data, never trained
+
+    def hidden_scales(self) -> list[Tensor]:
+        """The weight-norm scales g (out, 1) of the hidden layers (empty without weight normalisation)."""
+        return [m.parametrizations.weight.original0 for m in self.body
+                if isinstance(m, nn.Linear) and hasattr(m, "parametrizations")]
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+    @torch.no_grad()
+    def init_from_data(self, x: Tensor) -> None:
+        """Data-dependent initialisation: layer by layer, rescale each linear map so that its outputs
+        on the batch ``x`` have mean 0 and variance 1 per unit (W ← W/σ, b ← (b − μ)/σ; with weight
+        normalisation the scale g is what changes). Run with the noise on, as in training (the
+        authors' code), so the statistics are those of the noisy inputs each layer will see."""
+        was_training = self.training
+        self.train()
+        h = x
+        for module in [*self.body, *self.head]:
+            if isinstance(module, nn.Linear):
+                pre = module(h)                                            # (B, out)
+                mu, sigma = pre.mean(0), pre.std(0) + 1e-6
+                if hasattr(module, "parametrizations"):                    # weight = g · v/‖v‖
+                    module.parametrizations.weight.original0.div_(sigma.view(-1, 1))
+                else:
+                    module.weight.div_(sigma.view(-1, 1))
+                module.bias.sub_(mu).div_(sigma)
+            h = module(h)
+        self.train(was_training)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+
+class MLPGenerator(nn.Module):
+    """z (B, latent) -> images (B, 1, 28, 28) in [-1, 1]: two batch-normalised softplus layers, tanh."""
+
+    def __init__(self, latent_dim: int, hidden: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.Softplus(),   # (B, h)
+            nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden), nn.Softplus(),       # (B, h)
+            nn.Linear(hidden, IMAGE_SHAPE[1] * IMAGE_SHAPE[2]), nn.Tanh())                     # (B, 784)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(-1, *IMAGE_SHAPE)

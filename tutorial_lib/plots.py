@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 from tutorial_lib import data
-from tutorial_lib.trainer import History
+from tutorial_lib.training import History
 
 
 def grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> np.ndarray:
@@ -108,7 +108,7 @@ def points_2d(points: torch.Tensor, ax=None, modes: torch.Tensor | None = None, 
 def per_epoch(runs: dict[str, Sequence[dict]], keys: Sequence[str], *, logy: Sequence[str] = (),
               lines: dict[str, float] | None = None, titles: dict[str, str] | None = None, width: float = 4.2):
     """One panel per key, one line per run: the value after each epoch (rows as in ``History.epochs``,
-    e.g. filled by :class:`tutorial_lib.callbacks.EpochMetric`). ``lines`` draws a dashed
+    e.g. filled by :class:`tutorial_lib.training.callbacks.EpochMetric`). ``lines`` draws a dashed
     horizontal reference per key (a threshold, a baseline); keys in ``logy`` get a log scale."""
     lines, titles = lines or {}, titles or {}
     fig, axes = plt.subplots(1, len(keys), figsize=(width * len(keys), 3.3), squeeze=False)

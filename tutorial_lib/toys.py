@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tutorial_lib import data, runtime
+from tutorial_lib import checks, data
 
 Tensor = torch.Tensor
 PROBLEMS = ("ring", "grid")
@@ -42,7 +42,7 @@ class Toy:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> data.Split:
         """``n`` points (N, 2) with the index of their mode as the label."""
-        runtime.check_positive_int("n", n)
+        checks.check_positive_int("n", n)
         which = torch.randint(len(self.modes), (n,), generator=generator)
         points = self.modes[which] + self.std * torch.randn(n, 2, generator=generator)
         return data.Split(self.name, points, which)
@@ -50,7 +50,7 @@ class Toy:
 
 def make(problem: str) -> Toy:
     """``"ring"`` (8 modes, σ = 0.02) or ``"grid"`` (25 modes, σ = 0.05)."""
-    runtime.check_choice("problem", problem, PROBLEMS)
+    checks.check_choice("problem", problem, PROBLEMS)
     if problem == "ring":
         return Toy("ring", ring_modes(8, 2.0), 0.02)
     return Toy("grid", grid_modes(5, 2.0), 0.05)

@@ -13,7 +13,8 @@ import time
 import torch
 from scipy import stats
 
-from tutorial_lib import callbacks, data, evaluator, methods, metrics, trainer
+from tutorial_lib import data, evaluator, methods, metrics, training
+from tutorial_lib.training import callbacks
 
 
 def _fd(model, test, judge, n=2000):
@@ -25,7 +26,7 @@ def vae(train, test, judge, n_train=60_000, **config):
     """04: one epoch of the notebook's VAE; the two terms on the test set, its −ELBO, and sample sharpness."""
     torch.manual_seed(0)
     model = methods.VAE(methods.VAEConfig(**config))
-    trainer.fit(model, train.take(n_train), epochs=1, batch_size=128, seed=0, checkpoint_dir=None, progress=False)
+    training.fit(model, train.take(n_train), epochs=1, batch_size=128, seed=0, checkpoint_dir=None, progress=False)
     model.eval()
     with torch.no_grad():
         torch.manual_seed(0)
@@ -40,7 +41,7 @@ def gan_probe(train, test, judge, generator_loss, steps=40):
     """05: the notebook's probe at the lecture preset's length: D(G(z)) at every step of a fresh DCGAN."""
     torch.manual_seed(0)
     model = methods.GAN(methods.GANConfig(generator_loss=generator_loss))
-    h = trainer.fit(model, train.take(steps * 128), epochs=1, batch_size=128, seed=0, checkpoint_dir=None,
+    h = training.fit(model, train.take(steps * 128), epochs=1, batch_size=128, seed=0, checkpoint_dir=None,
                     progress=False, callbacks=[callbacks.StepMetric(lambda m: m.generator_gradient_norms(256), every=1,
                                                                     grad=True, train_mode=True)])
     rows = [r for r in h.logs if "D(G(z))" in r]
@@ -55,7 +56,7 @@ def gan_lr(train, test, judge, lr, n_train=12_800):
     torch.manual_seed(0)
     model = methods.GAN(methods.GANConfig(width=32, lr=lr))
     every = 5 if n_train >= 12_800 else 2
-    h = trainer.fit(model, train.take(n_train), epochs=1, batch_size=128, seed=0, checkpoint_dir=None, progress=False,
+    h = training.fit(model, train.take(n_train), epochs=1, batch_size=128, seed=0, checkpoint_dir=None, progress=False,
                     log_every=every)
     later = [r for r in h.logs if r["step"] > 4 * every]
     dx, dg = [r["discriminator/D(x)"] for r in later], [r["discriminator/D(G(z))"] for r in later]
@@ -68,7 +69,7 @@ def wgan(train, test, judge, epochs=3, n_train=6_400, **config):
     torch.manual_seed(0)
     model = methods.WGAN(methods.WGANConfig(width=32, **config))
     quality = callbacks.EpochMetric(lambda m: {"fd": _fd(m, test, judge)})
-    h = trainer.fit(model, train.take(n_train), epochs=epochs, batch_size=64, seed=0, checkpoint_dir=None,
+    h = training.fit(model, train.take(n_train), epochs=epochs, batch_size=64, seed=0, checkpoint_dir=None,
                     progress=False, log_every=5, callbacks=[quality])
     estimate = [statistics.fmean(r["critic/wasserstein"] for r in h.logs if "critic/wasserstein" in r
                                  and e - 1 < r["epoch"] <= e) for e in range(1, epochs + 1)]
@@ -84,7 +85,7 @@ def aegan(train, test, judge, n_train=30_000, epochs=1, **config):
     torch.manual_seed(0)
     cfg = methods.AEGANConfig(**{"d_width": 32, "code_norm": "batch", "g1_output_norm": True, **config})
     model = methods.AEGAN(cfg)
-    trainer.fit(model, train.take(n_train), epochs=epochs, batch_size=128, seed=0, checkpoint_dir=None, progress=False)
+    training.fit(model, train.take(n_train), epochs=epochs, batch_size=128, seed=0, checkpoint_dir=None, progress=False)
     model.eval()
     fake = metrics.embed(metrics.draw(model, 2000, 0), judge)
     hist = metrics.class_histogram(fake)

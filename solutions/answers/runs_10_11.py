@@ -17,7 +17,8 @@ import time
 
 import torch
 
-from tutorial_lib import callbacks, data, evaluator, methods, trainer
+from tutorial_lib import data, evaluator, methods, training
+from tutorial_lib.training import callbacks
 from tutorial_lib.methods import ssgan
 
 
@@ -30,7 +31,7 @@ def cvaegan_runs(train, test, judge):
         cfg = methods.CVAEGANConfig(variant="cvaegan", latent_dim=64, width=16, kl_weight=3.0, pairwise_weight=1.0,
                                     centre_weight=3.0, class_centre_weight=gc, centre_momentum=0.9, lr=2e-4, beta1=0.5)
         model = methods.CVAEGAN(cfg)
-        trainer.fit(model, train.take(20_000), epochs=1, batch_size=128, seed=0, checkpoint_dir=None, progress=False)
+        training.fit(model, train.take(20_000), epochs=1, batch_size=128, seed=0, checkpoint_dir=None, progress=False)
         model.eval()
         asked = torch.arange(10).repeat_interleave(100)
         top1 = []
@@ -65,7 +66,7 @@ def ssgan_run(train, test, n_labels, gan, weight, epochs):
                               lr=3e-3, beta1=0.5, lr_decay=False, fixed_scales=True, polyak_decay=0.9999)
     model = methods.SSGAN(cfg)
     model.attach_labels(train)
-    history = trainer.fit(model, train, epochs=epochs, batch_size=100, seed=0, checkpoint_dir=None, progress=False,
+    history = training.fit(model, train, epochs=epochs, batch_size=100, seed=0, checkpoint_dir=None, progress=False,
                           callbacks=[callbacks.EpochMetric(lambda m: {
                               "test_raw": ssgan.test_accuracy(m, test, averaged=False)})])
     train_acc = [r["classifier/train_accuracy"] for r in history.logs if "classifier/train_accuracy" in r]

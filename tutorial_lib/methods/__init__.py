@@ -1,6 +1,6 @@
 """The generative models of the series, each a :class:`tutorial_lib.methods.base.Method`.
 
-The contract every model keeps, and all that ``trainer.fit`` knows of it, is in ``base.py``:
+The contract every model keeps, and all that ``training.fit`` knows of it, is in ``base.py``:
 ``Method`` (phases, ``sample(n, z=None, y=None)``, config), ``Phase`` (one update rule) and
 ``Batch`` (images x and labels y, as each loss receives them).
 
@@ -16,13 +16,14 @@ of its run folders (``<runs>/checkpoints/<name>-<hash>``):
     ssgan  SSGAN, SSGANConfig        (ssgan.py; the K+1-class semi-supervised GAN, gan=False its baseline)
 
 A *series model* is a method at the settings its notebook trains and exports; its name is used
-for the exported file (``<runs>/models/<name>.pt``, what ``load_series_model`` reads), the sample
-grid (``<name>_samples.png``), the results table and the benchmark (:data:`SERIES`):
+is its method's name, used for the exported file (``<runs>/models/<name>.pt``, what
+:func:`tutorial_lib.training.shipped.load_series_model` reads), the shipped model, the sample grid
+(``<name>_samples.png``), the results table and the benchmark (:data:`SERIES`):
 
-    vae      method vae                       04_vae
-    gan      method gan (the DCGAN)           05_gan
-    wgan_gp  method wgan, constraint="gp"     06_wgan_gp   (06's clipped critic is not exported)
-    aegan    method aegan, the remedy SERIES_REMEDY (batch-normalised code and G1)   07_aegan
+    vae      VAE        04_vae
+    gan      DCGAN      05_gan
+    wgan     WGAN-GP    06_wgan_gp   constraint="gp" (06's clipped critic is not exported)
+    aegan    AEGAN      07_aegan     the remedy SERIES_REMEDY (batch-normalised code and G1)
 
 How to add a model: write one new file here, ``methods/<name>.py``, with a config dataclass and a
 ``Method`` subclass whose ``name`` is its registry key; it declares its ``phases()`` (each loss a
@@ -33,11 +34,6 @@ callbacks and exports then work unchanged.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import torch
-
-from tutorial_lib import checkpoints, pretrained
 from tutorial_lib.methods.aegan import AEGAN, REMEDIES, SERIES_REMEDY, AEGANConfig, ExPostGMM
 from tutorial_lib.methods.base import Batch, Method, Phase
 from tutorial_lib.methods.cvaegan import CVAEGAN, CVAEGANConfig
@@ -49,9 +45,16 @@ from tutorial_lib.methods.vae import VAE, VAEConfig, test_nelbo
 REGISTRY = {"vae": (VAE, VAEConfig), "gan": (GAN, GANConfig), "wgan": (WGAN, WGANConfig),
             "aegan": (AEGAN, AEGANConfig), "cvaegan": (CVAEGAN, CVAEGANConfig),
             "ipgan": (IPGAN, IPGANConfig), "ssgan": (SSGAN, SSGANConfig)}
-SERIES = {"vae": ("vae", {}, "04_vae"), "gan": ("gan", {}, "05_gan"),
-          "wgan_gp": ("wgan", {"constraint": "gp"}, "06_wgan_gp"), "aegan": ("aegan", REMEDIES[SERIES_REMEDY], "07_aegan")}
-"""The series' own models: name -> (method, settings that differ from the method's defaults, notebook)."""
+SERIES = {"vae": ({}, "04_vae", "VAE"), "gan": ({}, "05_gan", "DCGAN"),
+          "wgan": ({"constraint": "gp"}, "06_wgan_gp", "WGAN-GP"), "aegan": (REMEDIES[SERIES_REMEDY], "07_aegan", "AEGAN")}
+"""The series' own models, the one list of them: method name -> (settings that differ from the method's
+defaults, the notebook that trains and exports it, its title). Everything else that names the four
+(shipped models, the series' dependencies, the results page, the benchmark) is derived from it."""
+
+
+def series_notebook(name: str) -> str:
+    """The notebook that trains the series model ``name`` (``"gan"`` -> ``"05_gan"``)."""
+    return SERIES[name][1]
 
 
 def build(name: str, **config) -> Method:
@@ -62,49 +65,7 @@ def build(name: str, **config) -> Method:
     return cls(cfg_cls(**config))
 
 
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> Method:
-    """Rebuild a model saved by :func:`tutorial_lib.checkpoints.export_model`, in eval mode.
-
-    ``model.record`` says how it was made (see :func:`tutorial_lib.checkpoints.describe`). A file
-    that cannot be read is moved aside with one message saying how to make it again.
-    """
-    built = {}
-
-    def restore(saved):
-        model = build(saved["method"], **saved["config"])
-        model.load_state_dict(saved["state_dict"])
-        built["model"] = model
-
-    saved = checkpoints.load_or_move_aside(
-        path, "Make it again by running the notebook that trains this model (e.g. 04_vae.ipynb for vae.pt).",
-        restore=restore)
-    model = built["model"]
-    model.record = saved.get("record")
-    return model.to(device).eval()
-
-
-def load_series_model(name: str, device: torch.device | str = "cpu", shipped: bool = True) -> Method | None:
-    """The series' own model: ``<runs>/models/<name>.pt`` (exported by its notebook at its defaults),
-    else (with ``shipped``) the one that ships with the series; None when there is neither.
-
-    Prints which model it loaded: its notebook, settings, epochs, device, and when and where it
-    was trained, so a comparison always says what it compares.
-    """
-    path = checkpoints.models_dir() / f"{name}.pt"
-    if path.exists():
-        model = load_model(path, device)
-        print(f"{name}: loaded {path}\n    {checkpoints.describe(model.record)}")
-        return model
-    index = pretrained.read_index() if shipped else {"names": {}}
-    if name in index["names"]:
-        model = pretrained.load(name, device)
-        print(f"{name}: no {path} from this machine's runs; loaded the shipped model\n    "
-              f"{pretrained.describe(index['models'][index['names'][name]])}")
-        return model
-    return None
-
-
 __all__ = ["VAE", "VAEConfig", "GAN", "GANConfig", "WGAN", "WGANConfig", "AEGAN", "AEGANConfig",
            "CVAEGAN", "CVAEGANConfig", "IPGAN", "IPGANConfig",
-           "ExPostGMM", "SSGAN", "SSGANConfig", "test_nelbo", "build", "load_model", "load_series_model", "REGISTRY", "SERIES",
+           "ExPostGMM", "SSGAN", "SSGANConfig", "test_nelbo", "build", "REGISTRY", "SERIES", "series_notebook",
            "Batch", "Method", "Phase"]

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tutorial_lib import data, losses, nets, runtime
+from tutorial_lib import checks, data, losses, nets
 from tutorial_lib.methods.base import Batch, Method, Phase
 
 Tensor = torch.Tensor
@@ -91,18 +91,18 @@ class AEGANConfig:
 
     def __post_init__(self):
         for name in ("latent_dim", "noise_dim", "width", "d_width", "latent_hidden"):
-            runtime.check_positive_int(name, getattr(self, name))
-        runtime.check_non_negative("image_weight", self.image_weight)
-        runtime.check_choice("d2_real", self.d2_real, D2_REAL)
-        runtime.check_choice("schedule", self.schedule, SCHEDULES)
-        runtime.check_non_negative_int("ae_epochs", self.ae_epochs)
-        runtime.check_positive("lr_ae", self.lr_ae)
-        runtime.check_positive("lr_gan", self.lr_gan)
-        runtime.check_choice("code_norm", self.code_norm, CODE_NORMS)
-        runtime.check_choice("latent_critic", self.latent_critic, LATENT_CRITICS)
-        runtime.check_non_negative("latent_gp_weight", self.latent_gp_weight)
-        runtime.check_choice("d1_spectral_norm", self.d1_spectral_norm, (False, True))
-        runtime.check_choice("g1_output_norm", self.g1_output_norm, (False, True))
+            checks.check_positive_int(name, getattr(self, name))
+        checks.check_non_negative("image_weight", self.image_weight)
+        checks.check_choice("d2_real", self.d2_real, D2_REAL)
+        checks.check_choice("schedule", self.schedule, SCHEDULES)
+        checks.check_non_negative_int("ae_epochs", self.ae_epochs)
+        checks.check_positive("lr_ae", self.lr_ae)
+        checks.check_positive("lr_gan", self.lr_gan)
+        checks.check_choice("code_norm", self.code_norm, CODE_NORMS)
+        checks.check_choice("latent_critic", self.latent_critic, LATENT_CRITICS)
+        checks.check_non_negative("latent_gp_weight", self.latent_gp_weight)
+        checks.check_choice("d1_spectral_norm", self.d1_spectral_norm, (False, True))
+        checks.check_choice("g1_output_norm", self.g1_output_norm, (False, True))
 
 
 class AEGAN(Method):

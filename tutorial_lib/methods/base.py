@@ -1,4 +1,4 @@
-"""The model contract: what a model gives :func:`tutorial_lib.trainer.fit`, and what ``fit`` gives back.
+"""The model contract: what a model gives :func:`tutorial_lib.training.fit`, and what ``fit`` gives back.
 
     Batch   one batch of training data: images x and their labels y, drawn by one shuffle
     Phase   one update rule: an optimizer, a loss of a Batch, how often per iteration, when
@@ -110,3 +110,22 @@ class Method(nn.Module):
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
+
+
+def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+    """z = μ + σ ⊙ ε, ε ~ N(0, I), σ = exp(½ log σ²): sampling moved outside the gradient path (every
+    model with an encoder of means and log-variances: the VAE, CVAE-GAN, IP-GAN)."""
+    return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+
+
+def gradient_norms(terms: dict[str, Tensor], params) -> dict[str, float]:
+    """‖∇_θ L_k‖₂ over all of ``params`` together, for every scalar term L_k (0 for a term that does not
+    depend on θ). Needs a graph from each term to ``params`` (gradients enabled)."""
+    params = [p for p in params if p.requires_grad]
+    norms = {}
+    for name, value in terms.items():
+        grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+        squares = [g.detach().pow(2).sum() for g in grads if g is not None]
+        norms[name] = float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+    return norms
+

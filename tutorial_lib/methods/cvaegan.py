@@ -42,8 +42,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from tutorial_lib import losses, nets, runtime
-from tutorial_lib.methods.base import Batch, Method, Phase
+from tutorial_lib import checks, losses, nets
+from tutorial_lib.losses import pairwise_loss, class_centre_matching_loss, centres_by_class, moving_centres, centre_gap_loss  # the source's losses (re-exported)
+from tutorial_lib.methods.base import Batch, Method, Phase, gradient_norms, reparameterize
 
 Tensor = torch.Tensor
 NUM_CLASSES = nets.NUM_CLASSES
@@ -53,80 +54,6 @@ GENERATOR_LOSSES = ("feature_matching", "nonsaturating")
 
 # ============================================================================ the losses
 
-def pairwise_loss(x: Tensor, x_rec: Tensor, real_features: list[Tensor] = (),
-                  rec_features: list[Tensor] = ()) -> Tensor:
-    """CVAE-GAN's pairwise pixel and feature loss (primary source):
-
-        L_G = ½ (‖x − x′‖² + Σ_f ‖f(x) − f(x′)‖²)
-
-    with f over the given feature maps (the source: f_D only; the paper adds f_C).
-    x, x_rec (B, ...); features (B, F) each -> scalar   [sum over pixels / features, mean over batch]
-    """
-    loss = (x - x_rec).pow(2).flatten(1).sum(dim=1)
-    for f_real, f_rec in zip(real_features, rec_features, strict=True):
-        loss = loss + (f_real - f_rec).pow(2).flatten(1).sum(dim=1)
-    return 0.5 * loss.mean()
-
-
-def class_centre_matching_loss(real_features: Tensor, real_labels: Tensor, fake_features: Tensor,
-                               fake_labels: Tensor, num_classes: int = NUM_CLASSES) -> Tensor:
-    """CVAE-GAN's per-class feature-centre matching against the classifier (primary source):
-
-        L_GC = ½ Σ_c ‖ E_{x of class c} f_C(x) − E_{z} f_C(G(z, c)) ‖²₂
-
-    Each centre is the batch mean of its class's features; a class missing from either batch
-    adds nothing. features (B, F), (B', F); labels (B,), (B',) int in [0, num_classes) -> scalar
-    [mean over each class's examples inside the norm, sum over features and classes]
-    """
-    real_centre, real_counts = centres_by_class(real_features, real_labels, num_classes)
-    fake_centre, fake_counts = centres_by_class(fake_features, fake_labels, num_classes)
-    gaps = (real_centre - fake_centre).pow(2).sum(dim=1)                      # (num_classes,)
-    return 0.5 * (gaps * ((real_counts > 0) & (fake_counts > 0)).to(gaps.dtype)).sum()
-
-
-def centres_by_class(features: Tensor, labels: Tensor, num_classes: int = NUM_CLASSES) -> tuple[Tensor, Tensor]:
-    """The batch mean of each class's features, and how many examples each class has.
-
-    features (B, F), labels (B,) int in [0, num_classes) -> centres (num_classes, F) (0 for an absent
-    class), counts (num_classes,)
-    """
-    sums = features.new_zeros(num_classes, features.shape[1]).index_add(0, labels, features)
-    counts = torch.bincount(labels, minlength=num_classes).to(features.dtype)
-    return sums / counts.clamp_min(1).unsqueeze(1), counts
-
-
-def moving_centres(centres: Tensor, seen: Tensor, features: Tensor, labels: Tensor,
-                   momentum: float) -> tuple[Tensor, Tensor]:
-    """One moving-average update of per-class feature centres (the paper's running class centres).
-
-    With m_k the mean of this batch's features of class k and α = ``momentum``:
-
-        c_k ← m_k                        if class k is in the batch and has no centre yet
-        c_k ← α · c_k + (1 − α) · m_k    if class k is in the batch and has one
-        c_k unchanged                    if class k is not in the batch
-
-    α = 0 gives the plain per-batch centres. A single centre over all examples (f_D's real centre) is
-    the case of one class, labels all 0. centres (K, F), seen (K,) bool, features (B, F), labels (B,)
-    -> the new centres (K, F) and seen (K,); nothing is changed in place, and no gradient flows
-    (the centres are constants for the networks).
-    """
-    batch_mean, counts = centres_by_class(features.detach(), labels, len(centres))
-    in_batch = (counts > 0).unsqueeze(1)
-    blended = torch.where(seen.unsqueeze(1), momentum * centres + (1 - momentum) * batch_mean, batch_mean)
-    return torch.where(in_batch, blended, centres), seen | (counts > 0)
-
-
-def centre_gap_loss(real_centres: Tensor, real_seen: Tensor, fake_features: Tensor, fake_labels: Tensor) -> Tensor:
-    """½ Σ_k ‖c_k − (mean of the fake features of class k)‖² over the classes k with a real centre and at
-    least one fake: L_GC against running class centres c (K, F), and L_GD with K = 1.
-
-    real_centres (K, F), real_seen (K,) bool, fake_features (B, F), fake_labels (B,) -> scalar
-    """
-    fake_centres, counts = centres_by_class(fake_features, fake_labels, len(real_centres))
-    gaps = (real_centres - fake_centres).pow(2).sum(dim=1)                    # (K,)
-    return 0.5 * (gaps * (real_seen & (counts > 0)).to(gaps.dtype)).sum()
-
-
 def gradient_shares(terms: dict[str, Tensor], params) -> dict[str, dict[str, float]]:
     """How much of a network's gradient each (weighted) loss term supplies.
 
@@ -135,12 +62,7 @@ def gradient_shares(terms: dict[str, Tensor], params) -> dict[str, dict[str, flo
     does not depend on θ has norm 0. Needs a graph from each term to ``params`` (gradients enabled).
     terms: name -> scalar tensor -> name -> {"norm": float, "share": float}
     """
-    params = [p for p in params if p.requires_grad]
-    norms = {}
-    for name, value in terms.items():
-        grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
-        squares = [g.detach().pow(2).sum() for g in grads if g is not None]
-        norms[name] = float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+    norms = gradient_norms(terms, params)
     total = sum(norms.values())
     return {name: {"norm": norm, "share": norm / total if total > 0 else 0.0} for name, norm in norms.items()}
 
@@ -216,15 +138,14 @@ class CVAEGANConfig:
     """Adam β1 (DCGAN: 0.5)."""
 
     def __post_init__(self):
-        runtime.check_choice("variant", self.variant, VARIANTS)
-        runtime.check_choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
-        runtime.check_positive_int("latent_dim", self.latent_dim)
-        runtime.check_positive_int("width", self.width)
+        checks.check_choice("variant", self.variant, VARIANTS)
+        checks.check_choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
+        checks.check_positive_int("latent_dim", self.latent_dim)
+        checks.check_positive_int("width", self.width)
         for name in ("kl_weight", "pairwise_weight", "centre_weight", "class_centre_weight", "nonsaturating_weight"):
-            runtime.check_non_negative(name, getattr(self, name))
-        runtime.check_positive("lr", self.lr)
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1={self.beta1!r} must be in [0, 1)")
+            checks.check_non_negative(name, getattr(self, name))
+        checks.check_positive("lr", self.lr)
+        checks.check_fraction("beta1", self.beta1)
         if isinstance(self.centre_momentum, bool) or not isinstance(self.centre_momentum, (int, float)) or not (
                 0 <= self.centre_momentum < 1):
             raise ValueError(f"centre_momentum={self.centre_momentum!r} must be a number in [0, 1)")
@@ -320,7 +241,7 @@ class CVAEGAN(Method):
         ``y`` when given; else C reads it from the current image at every iteration (no label is
         taken from the data).
         """
-        runtime.check_positive_int("iterations", iterations)
+        checks.check_positive_int("iterations", iterations)
         if mask.shape[-2:] != x.shape[-2:]:
             raise ValueError(f"mask {tuple(mask.shape)} does not cover the images {tuple(x.shape)}")
         if y is None and not self.cfg.has_classifier:
@@ -348,7 +269,7 @@ class CVAEGAN(Method):
         with torch.no_grad():
             if self.cfg.has_encoder:                           # the same draws, in order, as generator_terms
                 mu, logvar = self.encoder(x_real, y)
-                x_rec = self.generator(mu + (0.5 * logvar).exp() * torch.randn_like(mu), y)
+                x_rec = self.generator(reparameterize(mu, logvar), y)
             x_fake = self.sample(len(x_real), y=y)
         real_logits, fake_logits = self.discriminator(x_real, y), self.discriminator(x_fake, y)
         loss = losses.discriminator_loss(real_logits, fake_logits)
@@ -377,7 +298,7 @@ class CVAEGAN(Method):
         terms, logs = {}, {}
         if cfg.has_encoder:
             mu, logvar = self.encoder(x_real, y)
-            z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+            z = reparameterize(mu, logvar)
             x_rec = self.generator(z, y)
             real_f, rec_f = [], []
             if cfg.has_discriminator:
@@ -441,12 +362,9 @@ class CVAEGAN(Method):
         fake_logits = self.discriminator(x_fake, y)
         centre = losses.feature_matching_loss(self.discriminator.features(x_real, y).detach(),
                                               self.discriminator.features(x_fake, y))
-        params = list(self.generator.parameters())
-        out = {}
-        for name, value in (("feature_matching", centre),
-                            ("nonsaturating", losses.generator_loss_nonsaturating(fake_logits)),
-                            ("saturating", losses.generator_loss_saturating(fake_logits))):
-            grads = torch.autograd.grad(value, params, retain_graph=True)
-            out[f"grad_norm/{name}"] = float(torch.nn.utils.get_total_norm(grads))
+        norms = gradient_norms({"feature_matching": centre,
+                                "nonsaturating": losses.generator_loss_nonsaturating(fake_logits),
+                                "saturating": losses.generator_loss_saturating(fake_logits)}, self.generator.parameters())
+        out = {f"grad_norm/{name}": norm for name, norm in norms.items()}
         out["D(G(z))"] = float(torch.sigmoid(fake_logits.detach()).mean())
         return out

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tutorial_lib import losses, nets, runtime
-from tutorial_lib.methods.base import Batch, Method, Phase, linear_decay
+from tutorial_lib import checks, losses, nets
+from tutorial_lib.methods.base import Batch, Method, Phase, gradient_norms, linear_decay
 
 Tensor = torch.Tensor
 ARCHS = ("dcgan", "mlp")
@@ -30,11 +30,11 @@ CONSTRAINTS = ("gp", "clip")
 
 
 def _check_arch(cfg) -> None:
-    runtime.check_choice("arch", cfg.arch, ARCHS)
-    runtime.check_positive_int("latent_dim", cfg.latent_dim)
-    runtime.check_positive_int("width", cfg.width)
-    runtime.check_positive_int("data_dim", cfg.data_dim)
-    runtime.check_positive("lr", cfg.lr)
+    checks.check_choice("arch", cfg.arch, ARCHS)
+    checks.check_positive_int("latent_dim", cfg.latent_dim)
+    checks.check_positive_int("width", cfg.width)
+    checks.check_positive_int("data_dim", cfg.data_dim)
+    checks.check_positive("lr", cfg.lr)
 
 
 def _build_nets(cfg, batchnorm: bool) -> tuple[nn.Module, nn.Module]:
@@ -68,9 +68,8 @@ class GANConfig:
 
     def __post_init__(self):
         _check_arch(self)
-        runtime.check_choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1={self.beta1!r} must be in [0, 1)")
+        checks.check_choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
+        checks.check_fraction("beta1", self.beta1)
         if self.generator_loss == "feature_matching" and self.arch != "dcgan":
             raise ValueError("generator_loss='feature_matching' needs arch='dcgan' (it matches f_D features)")
 
@@ -130,12 +129,10 @@ class GAN(Method):
         Needs gradients enabled; used to show the minimax loss's gradient vanishing.
         """
         fake_logits = self.discriminator(self.sample(n))
-        params = list(self.generator.parameters())
-        out = {}
-        for name, fn in (("saturating", losses.generator_loss_saturating),
-                         ("nonsaturating", losses.generator_loss_nonsaturating)):
-            grads = torch.autograd.grad(fn(fake_logits), params, retain_graph=True)
-            out[f"grad_norm/{name}"] = float(torch.nn.utils.get_total_norm(grads))
+        norms = gradient_norms({"saturating": losses.generator_loss_saturating(fake_logits),
+                                "nonsaturating": losses.generator_loss_nonsaturating(fake_logits)},
+                               self.generator.parameters())
+        out = {f"grad_norm/{name}": norm for name, norm in norms.items()}
         out["D(G(z))"] = float(torch.sigmoid(fake_logits.detach()).mean())
         return out
 
@@ -167,10 +164,10 @@ class WGANConfig:
 
     def __post_init__(self):
         _check_arch(self)
-        runtime.check_choice("constraint", self.constraint, CONSTRAINTS)
-        runtime.check_non_negative("gp_weight", self.gp_weight)
-        runtime.check_positive("clip_value", self.clip_value)
-        runtime.check_positive_int("critic_steps", self.critic_steps)
+        checks.check_choice("constraint", self.constraint, CONSTRAINTS)
+        checks.check_non_negative("gp_weight", self.gp_weight)
+        checks.check_positive("clip_value", self.clip_value)
+        checks.check_positive_int("critic_steps", self.critic_steps)
         self.betas = tuple(self.betas)
 
 

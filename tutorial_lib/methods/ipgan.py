@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from tutorial_lib import losses, nets, runtime
-from tutorial_lib.methods.base import Batch, Method, Phase
+from tutorial_lib import checks, losses, nets
+from tutorial_lib.methods.base import Batch, Method, Phase, reparameterize
 from tutorial_lib.methods.cvaegan import class_labels
 
 Tensor = torch.Tensor
@@ -106,18 +106,14 @@ class IPGANConfig:
     """Momentum of the running identity vector per class that :meth:`IPGAN.sample` decodes."""
 
     def __post_init__(self):
-        runtime.check_positive_int("latent_dim", self.latent_dim)
-        runtime.check_positive_int("width", self.width)
+        checks.check_positive_int("latent_dim", self.latent_dim)
+        checks.check_positive_int("width", self.width)
         for name in ("kl_weight", "different_weight", "classifier_weight", "discriminator_weight"):
-            runtime.check_non_negative(name, getattr(self, name))
-        runtime.check_non_negative_int("identity_epochs", self.identity_epochs)
-        runtime.check_positive("lr", self.lr)
+            checks.check_non_negative(name, getattr(self, name))
+        checks.check_non_negative_int("identity_epochs", self.identity_epochs)
+        checks.check_positive("lr", self.lr)
         for name in ("same_fraction", "beta1", "centre_momentum"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1 or (
-                    name != "same_fraction" and value == 1):
-                bound = "[0, 1]" if name == "same_fraction" else "[0, 1)"
-                raise ValueError(f"{name}={value!r} must be a number in {bound}")
+            checks.check_fraction(name, getattr(self, name), one=name == "same_fraction")
 
 
 class IPGAN(Method):
@@ -213,7 +209,7 @@ class IPGAN(Method):
         partner, same = self.pairs(len(x_s), x_s.device)
         x_a = x_s[partner]
         mu, logvar = self.encode(x_a)
-        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+        z = reparameterize(mu, logvar)
         identity = self.identity_vector(x_s)
         return x_a, self.decode(identity, z), same, mu, logvar, identity, z
 

@@ -52,9 +52,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
-from tutorial_lib import data, losses, runtime
+from tutorial_lib import checks, data, losses
+from tutorial_lib.nets import GaussianNoise, MLPGenerator, NoisyMLPDiscriminator  # noqa: F401  (11 uses ssgan.GaussianNoise)
 from tutorial_lib.methods.base import Batch, Method, Phase
 
 Tensor = torch.Tensor
@@ -78,8 +78,8 @@ def labelled_subset(train: data.Split, n_labels: int, seed: int) -> Tensor:
     One seeded permutation of the training set is walked and the first n_labels/10 images of
     each class are kept, so for one seed a smaller set is contained in a larger one (20 ⊂ 50 ⊂ 100).
     """
-    runtime.check_positive_int("n_labels", n_labels)
-    runtime.check_non_negative_int("label_seed", seed)
+    checks.check_positive_int("n_labels", n_labels)
+    checks.check_non_negative_int("label_seed", seed)
     if n_labels % N_CLASSES:
         raise ValueError(f"n_labels={n_labels} must be a multiple of {N_CLASSES} (the same number per class)")
     per_class = n_labels // N_CLASSES
@@ -142,109 +142,28 @@ class SSGANConfig:
     the first two thirds of the run, then linearly to 0 (:func:`hold_then_decay`, not the authors')."""
 
     def __post_init__(self):
-        runtime.check_positive_int("n_labels", self.n_labels)
+        checks.check_positive_int("n_labels", self.n_labels)
         if self.n_labels % N_CLASSES:
             raise ValueError(f"n_labels={self.n_labels} must be a multiple of {N_CLASSES} "
                              f"(a balanced subset: the same number of labels per class)")
-        runtime.check_non_negative_int("label_seed", self.label_seed)
+        checks.check_non_negative_int("label_seed", self.label_seed)
         if not isinstance(self.gan, bool):
             raise ValueError(f"gan={self.gan!r} must be True (the semi-supervised GAN) or False (the baseline)")
-        runtime.check_positive_int("latent_dim", self.latent_dim)
+        checks.check_positive_int("latent_dim", self.latent_dim)
         self.d_hidden = tuple(self.d_hidden)
         if not self.d_hidden:
             raise ValueError("d_hidden=() : D needs at least one hidden layer (its last one is f)")
         for width in self.d_hidden:
-            runtime.check_positive_int("d_hidden width", width)
-        runtime.check_positive_int("g_hidden", self.g_hidden)
-        runtime.check_non_negative("input_noise", self.input_noise)
-        runtime.check_non_negative("hidden_noise", self.hidden_noise)
-        runtime.check_non_negative("unsupervised_weight", self.unsupervised_weight)
-        runtime.check_positive("lr", self.lr)
-        runtime.check_positive("adam_eps", self.adam_eps)
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1={self.beta1!r} must be in [0, 1)")
+            checks.check_positive_int("d_hidden width", width)
+        checks.check_positive_int("g_hidden", self.g_hidden)
+        checks.check_non_negative("input_noise", self.input_noise)
+        checks.check_non_negative("hidden_noise", self.hidden_noise)
+        checks.check_non_negative("unsupervised_weight", self.unsupervised_weight)
+        checks.check_positive("lr", self.lr)
+        checks.check_positive("adam_eps", self.adam_eps)
+        checks.check_fraction("beta1", self.beta1)
         if not 0 <= self.polyak_decay < 1:
             raise ValueError(f"polyak_decay={self.polyak_decay!r} must be in [0, 1) (0: test the raw weights)")
-
-
-class GaussianNoise(nn.Module):
-    """x + σ ε, ε ~ N(0, I), in training mode only (the identity in eval mode)."""
-
-    def __init__(self, sigma: float):
-        super().__init__()
-        self.sigma = sigma
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.training and self.sigma > 0:
-            return x + self.sigma * torch.randn_like(x)
-        return x
-
-
-class NoisyMLPDiscriminator(nn.Module):
-    """Images (B, 1, 28, 28) -> K class logits (B, K); ``features`` is the last hidden layer f (B, F)."""
-
-    def __init__(self, hidden: tuple[int, ...], input_noise: float, hidden_noise: float, weight_norm: bool,
-                 fixed_scales: bool = False):
-        super().__init__()
-        wn = nn.utils.parametrizations.weight_norm if weight_norm else (lambda layer: layer)
-        layers: list[nn.Module] = [nn.Flatten(), GaussianNoise(input_noise)]   # (B, 784)
-        width = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
-        for i, h in enumerate(hidden):
-            if i:
-                layers.append(GaussianNoise(hidden_noise))
-            layers += [wn(nn.Linear(width, h)), nn.ReLU()]                      # (B, h)
-            width = h
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(GaussianNoise(hidden_noise), wn(nn.Linear(width, N_CLASSES)))   # (B, K)
-        if weight_norm and fixed_scales:
-            for scale in self.hidden_scales():
-                scale.requires_grad_(False)        # set by init_from_data, never trained
-
-    def hidden_scales(self) -> list[Tensor]:
-        """The weight-norm scales g (out, 1) of the hidden layers (empty without weight normalisation)."""
-        return [m.parametrizations.weight.original0 for m in self.body
-                if isinstance(m, nn.Linear) and hasattr(m, "parametrizations")]
-
-    def features(self, x: Tensor) -> Tensor:
-        return self.body(x)
-
-    @torch.no_grad()
-    def init_from_data(self, x: Tensor) -> None:
-        """Data-dependent initialisation: layer by layer, rescale each linear map so that its outputs
-        on the batch ``x`` have mean 0 and variance 1 per unit (W ← W/σ, b ← (b − μ)/σ; with weight
-        normalisation the scale g is what changes). Run with the noise on, as in training (the
-        authors' code), so the statistics are those of the noisy inputs each layer will see."""
-        was_training = self.training
-        self.train()
-        h = x
-        for module in [*self.body, *self.head]:
-            if isinstance(module, nn.Linear):
-                pre = module(h)                                            # (B, out)
-                mu, sigma = pre.mean(0), pre.std(0) + 1e-6
-                if hasattr(module, "parametrizations"):                    # weight = g · v/‖v‖
-                    module.parametrizations.weight.original0.div_(sigma.view(-1, 1))
-                else:
-                    module.weight.div_(sigma.view(-1, 1))
-                module.bias.sub_(mu).div_(sigma)
-            h = module(h)
-        self.train(was_training)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.body(x))
-
-
-class MLPGenerator(nn.Module):
-    """z (B, latent) -> images (B, 1, 28, 28) in [-1, 1]: two batch-normalised softplus layers, tanh."""
-
-    def __init__(self, latent_dim: int, hidden: int):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(latent_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.Softplus(),   # (B, h)
-            nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden), nn.Softplus(),       # (B, h)
-            nn.Linear(hidden, IMAGE_SHAPE[1] * IMAGE_SHAPE[2]), nn.Tanh())                     # (B, 784)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z).view(-1, *IMAGE_SHAPE)
 
 
 class SSGAN(Method):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from tutorial_lib import data, losses, nets, runtime
-from tutorial_lib.methods.base import Batch, Method, Phase
+from tutorial_lib import checks, data, losses, nets
+from tutorial_lib.methods.base import Batch, Method, Phase, reparameterize
 
 Tensor = torch.Tensor
 LIKELIHOODS = ("bernoulli", "gaussian", "mse")
@@ -38,12 +38,12 @@ class VAEConfig:
     """Adam learning rate."""
 
     def __post_init__(self):
-        runtime.check_positive_int("latent_dim", self.latent_dim)
-        runtime.check_choice("likelihood", self.likelihood, LIKELIHOODS)
-        runtime.check_positive("sigma", self.sigma)
-        runtime.check_non_negative("kl_weight", self.kl_weight)
-        runtime.check_positive_int("width", self.width)
-        runtime.check_positive("lr", self.lr)
+        checks.check_positive_int("latent_dim", self.latent_dim)
+        checks.check_choice("likelihood", self.likelihood, LIKELIHOODS)
+        checks.check_positive("sigma", self.sigma)
+        checks.check_non_negative("kl_weight", self.kl_weight)
+        checks.check_positive_int("width", self.width)
+        checks.check_positive("lr", self.lr)
 
 
 class VAE(Method):
@@ -68,10 +68,7 @@ class VAE(Method):
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         return mu, logvar
 
-    @staticmethod
-    def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
-        """z = μ + σ ⊙ ε, ε ~ N(0, I): sampling moved outside the gradient path."""
-        return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+    reparameterize = staticmethod(reparameterize)    # z = μ + σ ⊙ ε (methods.base)
 
     def decode_mean(self, z: Tensor) -> Tensor:
         """The decoder's mean image, in [-1, 1]."""

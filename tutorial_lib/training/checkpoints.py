@@ -1,7 +1,7 @@
 """Checkpoints that survive interruption: atomic writes, safe loads, one folder per configuration.
 
 A training run's folder is named by its method and a hash of everything that decides its
-trajectory (see :func:`tutorial_lib.trainer.fit`), so re-running a notebook with the same
+trajectory (see :func:`tutorial_lib.training.fit`), so re-running a notebook with the same
 settings finds and resumes its own run, and a run with other settings never picks it up.
 
 A file that cannot be read is never silently skipped or half-used: it is moved aside (kept,
@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from tutorial_lib import runtime
+from tutorial_lib import files, parameters, runtime
 
 LAST = "last.pt"
 CONFIG = "config.json"
@@ -39,7 +39,7 @@ def run_key(method_name: str, config: dict) -> str:
 
 def run_dir(method_name: str, config: dict, root: str | Path | None = None) -> Path:
     """``<runs>/checkpoints/<method>-<hash>``: where a configuration's checkpoints live."""
-    root = Path(root) if root is not None else runtime.runs_dir()
+    root = Path(root) if root is not None else files.runs_dir()
     return root / "checkpoints" / run_key(method_name, config)
 
 
@@ -61,9 +61,9 @@ def save(path: str | Path, payload: dict) -> None:
 def _write(path: str | Path, blob: bytes) -> None:
     """Atomic write under the runs folder; any OSError becomes one RunsFolderError."""
     try:
-        runtime.atomic_write_bytes(path, blob)
+        files.atomic_write_bytes(path, blob)
     except OSError as err:
-        raise runtime.runs_folder_error(path, err) from None
+        raise files.runs_folder_error(path, err) from None
 
 
 def load(path: str | Path, map_location: Any = "cpu") -> dict:
@@ -188,10 +188,10 @@ def restore_training(folder: Path, method, ckpt: dict) -> dict:
 # ----------------------------------------------------------------------------- trained models
 
 def models_dir() -> Path:
-    return runtime.runs_dir() / "models"
+    return files.runs_dir() / "models"
 
 
-def export_model(method, name: str, *, history=None, params: "runtime.NotebookParameters | None" = None,
+def export_model(method, name: str, *, history=None, params: "parameters.NotebookParameters | None" = None,
                  **extra: Any) -> Path:
     """Save a trained model for other notebooks, with a record of how it was made.
 
@@ -225,7 +225,7 @@ def export_model(method, name: str, *, history=None, params: "runtime.NotebookPa
     return path
 
 
-def describe(record: dict | None) -> str:
+def record_line(record: dict | None) -> str:
     """One line saying what made a model: notebook, changed settings, epochs, device, when and where."""
     if not record:
         return "no record of how it was trained (exported by an older version)"

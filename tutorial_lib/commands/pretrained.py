@@ -1,8 +1,8 @@
 """Trained models that ship with the series, and the one command that makes them again.
 
-    python -m tutorial_lib.pretrained list
-    python -m tutorial_lib.pretrained sample dcgan --n 10000 --out x.pt [--seed 0] [--png grid.png]
-    python -m tutorial_lib.pretrained build [--only 04 05] [--runs FOLDER] [--device auto]
+    python -m tutorial_lib.commands.pretrained list
+    python -m tutorial_lib.commands.pretrained sample gan --n 10000 --out x.pt [--seed 0] [--png grid.png]
+    python -m tutorial_lib.commands.pretrained build [--only 04 05] [--runs FOLDER] [--device auto]
 
 Each command ends in one line when it cannot do its job: ``error: <what is wrong and what to do>``
 on stderr, exit status 2 (bad input, a damaged or missing file, no data, a folder it cannot write)
@@ -16,8 +16,8 @@ device, training seconds, and its Fréchet distance on the shipped evaluator (10
 3 seeds), measured on the stored float16 weights.
 
 It is filed under the key ``fit()`` already gives a run folder, ``<method>-<hash of everything
-that decides the trajectory>`` (see :func:`tutorial_lib.checkpoints.run_key`). So
-``trainer.fit(..., shipped=True)`` finds it for exactly the settings it was trained with and
+that decides the trajectory>`` (see :func:`tutorial_lib.training.checkpoints.run_key`). So
+``training.fit(..., shipped=True)`` finds it for exactly the settings it was trained with and
 the same number of epochs, loads it (checking its SHA-256 first) instead of training, and says so
 in one line; any other setting finds nothing and trains as before.
 
@@ -29,7 +29,6 @@ from fresh weights.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -41,115 +40,15 @@ from pathlib import Path
 
 import torch
 
-from tutorial_lib import checkpoints, data, evaluator, runtime
+from tutorial_lib import checks, cli, data, evaluator, files, methods, runtime
+from tutorial_lib.commands import jobs
+from tutorial_lib.training import checkpoints, shipped
+from tutorial_lib.training.runs import ASKED_SHIPPED
 
-SHIPPED_ENV = "TUTORIAL_SHIPPED"
-"""Environment variable: another folder of shipped models (the tests use a temporary one)."""
-INDEX = "index.json"
 MAX_BYTES = 25_000_000                 # the whole folder, weights and records
-BUILD_NOTEBOOKS = ("04_vae", "05_gan", "06_wgan_gp", "07_aegan")
-ALIASES = {"dcgan": "gan"}             # the CLI's names for the series' models (methods.SERIES)
-FIT_LOG_ENV = "TUTORIAL_FIT_LOG"       # set by build: fit(..., shipped=True) notes each run folder there
+BUILD_NOTEBOOKS = tuple(notebook for _, notebook, _ in methods.SERIES.values())
 FD_SEEDS = (0, 1, 2)
 FD_N = 10_000
-
-
-def shipped_dir() -> Path:
-    return Path(os.environ.get(SHIPPED_ENV) or Path(__file__).resolve().parent / "shipped")
-
-
-def read_index(folder: Path | None = None) -> dict:
-    """``{"models": {key: record}, "names": {series name: key}}``; empty when nothing ships."""
-    path = (folder or shipped_dir()) / INDEX
-    if not path.exists():
-        return {"models": {}, "names": {}}
-    try:
-        return json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not readable JSON ({err}): restore it with `git checkout -- {path.name}` in "
-                         f"{path.parent}, or rebuild with `python -m tutorial_lib.pretrained build`") from None
-
-
-def find(method_name: str, run_config: dict, epochs: int) -> dict | None:
-    """The record of the shipped run with exactly these settings and ``epochs`` epochs, or None."""
-    record = read_index()["models"].get(checkpoints.run_key(method_name, run_config))
-    if record is None or record["run"].get("epochs_trained") != epochs:
-        return None
-    return record
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def load_into(method: torch.nn.Module, record: dict) -> dict:
-    """Check the file's SHA-256, load its weights into ``method``; return the run's history state."""
-    path = shipped_dir() / record["file"]
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is listed in {shipped_dir() / INDEX} but missing: restore it with "
-                                f"`git checkout -- {path.name}` in {path.parent}, rebuild with `python -m "
-                                f"tutorial_lib.pretrained build`, or set train_from_scratch=True")
-    if sha256(path) != record["sha256"]:
-        raise checkpoints.CorruptCheckpoint(
-            f"{path} does not match the SHA-256 recorded in {INDEX} (changed or damaged since it was built). "
-            f"Restore it (git checkout), rebuild with `python -m tutorial_lib.pretrained build`, or set "
-            f"train_from_scratch=True to train the model here.")
-    payload = checkpoints.load(path, map_location=next(method.parameters()).device)
-    method.load_state_dict(payload["state_dict"])      # float16 copied into the model's float32 parameters
-    history = payload["history"]
-    history["run"] = {**history["run"], "shipped": True, "shipped_file": str(path), "run_dir": None,
-                      "fd_shipped": record.get("fd")}
-    return history
-
-
-def describe(record: dict) -> str:
-    """One line: what the shipped model is and how it was made."""
-    run = record["run"]
-    fd = record.get("fd")
-    quality = f"; FD {fd['mean']:.1f} ± {fd['std']:.1f} (N = {fd['n']:,})" if fd else ""
-    return (f"{record.get('name') or record['key']}: {record.get('notebook', '?')} at its defaults, "
-            f"{run.get('epochs_trained')} epoch{'' if run.get('epochs_trained') == 1 else 's'} on {run.get('dataset')} in {run.get('train_seconds', float('nan')):.0f} s "
-            f"on {run.get('device_name', '?')}, finished {run.get('finished_at', '?')}{quality}")
-
-
-def loaded_line(record: dict) -> str:
-    return (f"Loaded the shipped model instead of training ({describe(record)}). "
-            f"These are its exact settings; set train_from_scratch=True to train it here.")
-
-
-# ----------------------------------------------------------------------------- the series' models
-
-
-def resolve(name: str) -> str:
-    """A series model's name (``vae``, ``gan``/``dcgan``, ``wgan_gp``, ``aegan``) -> its shipped key."""
-    names = read_index()["names"]
-    key = names.get(ALIASES.get(name, name))
-    if key is None and not names:
-        raise ValueError(f"no shipped model named {name!r}: nothing ships in {shipped_dir()}; make them with "
-                         f"`python -m tutorial_lib.pretrained build`, or point {SHIPPED_ENV} at a folder that has them")
-    if key is None:
-        known = sorted(set(names) | {a for a, n in ALIASES.items() if n in names})
-        raise ValueError(f"no shipped model named {name!r}: choose one of {', '.join(known)} (in {shipped_dir()})")
-    return key
-
-
-def load(name: str, device: torch.device | str = "cpu"):
-    """The shipped series model ``name`` (e.g. ``"dcgan"``), in eval mode, with ``.record``."""
-    from tutorial_lib import methods
-    record = read_index()["models"][resolve(name)]
-    model = methods.build(record["method"], **record["config"]).to(device)
-    load_into(model, record)
-    model.record = {**record["run"], "shipped": True, "notebook": record.get("notebook"), "changed_parameters": {},
-                    "shipped_file": record["file"], "fd": record.get("fd")}
-    return model.eval()
-
-
-def sample(name: str, n: int, seed: int = 0, device: torch.device | str = "cpu") -> torch.Tensor:
-    """``n`` samples (n, 1, 28, 28) in [-1, 1] from the shipped model ``name``, seeded."""
-    from tutorial_lib import metrics
-    runtime.check_positive_int("n", n)
-    model = load(name, device)
-    return metrics.draw(model, n, seed).float().cpu()
 
 
 def write_samples(name: str, n: int, path: Path, seed: int = 0, device: torch.device | str = "cpu",
@@ -162,8 +61,8 @@ def write_samples(name: str, n: int, path: Path, seed: int = 0, device: torch.de
     refused up front, with the size it would need.
     """
     from tutorial_lib import metrics
-    runtime.check_positive_int("n", n)
-    model = load(name, device)
+    checks.check_positive_int("n", n)
+    model = shipped.load(name, device)
     step = metrics.BATCH
     with torch.random.fork_rng(devices=range(torch.cuda.device_count())), torch.no_grad():
         runtime.seed_everything(seed)
@@ -209,14 +108,6 @@ def _size(nbytes: int) -> str:
     return f"{nbytes / 1e9:,.1f} GB" if nbytes >= 1e9 else f"{nbytes / 1e6:,.1f} MB"
 
 
-def log_fit(run_dir: Path | None) -> None:
-    """Called by ``fit``: under ``build``, note which run folder a notebook trained or reused."""
-    log = os.environ.get(FIT_LOG_ENV)
-    if log and run_dir is not None:
-        with open(log, "a") as f:
-            f.write(json.dumps({"run_dir": str(run_dir)}) + "\n")
-
-
 def _fd(model, device) -> dict:
     from tutorial_lib import data, evaluator, metrics
     judge = evaluator.load_evaluator("mnist", device)
@@ -247,7 +138,7 @@ def ship_run(run_dir: Path, notebook: str, name: str | None, out: Path, device, 
                                   "history": history})
     record = {"key": key, "name": name, "notebook": notebook, "method": run["method"], "config": run["config"],
               "run_config": checkpoints.read_config(run_dir),
-              "file": file, "sha256": sha256(out / file), "bytes": (out / file).stat().st_size,
+              "file": file, "sha256": shipped.sha256(out / file), "bytes": (out / file).stat().st_size,
               "stored_as": "float16", "run": history["run"],
               "fd": _fd(model, device) if images and measure else None,
               "built_at": datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
@@ -264,58 +155,50 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
           progress: bool = True) -> dict:
     """Execute ``notebooks`` at their defaults (lecture preset, trained here) and ship what they trained.
 
+    Each notebook's kernel is given the runs folder and an empty folder of shipped models (so it trains,
+    or resumes), in its environment. A run is shipped for the notebook during whose execution a
+    ``fit(..., shipped=True)`` call used it (the run folder's :data:`ASKED_SHIPPED` says when).
     What it needs is checked first (see :func:`check_build`); a notebook that fails is reported and
     the others go on; at the end :class:`BuildFailed` names every failure.
     """
-    from tutorial_lib import series
-    out = Path(out or shipped_dir())
+    out = Path(out or shipped.shipped_dir())
     runs = Path(runs or runtime.REPO_ROOT / "runs" / f"pretrained-build-{datetime.now():%Y%m%d-%H%M%S}")
     check_build(out, runs, device)
-    os.environ[runtime.RUNS_ENV] = str(runs)
-    os.environ[runtime.HEADLESS_ENV] = "1"
     dev = runtime.get_device(device)
-    index = read_index(out)
+    index = shipped.read_index(out)
     staging = runs / "build" / "nothing-shipped"
     staging.mkdir(parents=True, exist_ok=True)
-    shipped, failed = {}, {}                           # failed: notebook -> what went wrong
+    env = {files.RUNS_ENV: str(runs), runtime.HEADLESS_ENV: "1", shipped.SHIPPED_ENV: str(staging)}
+    built, failed = {}, {}                             # failed: notebook -> what went wrong
     for nb in notebooks:
-        log = runs / "build" / f"{nb}.fits.jsonl"
-        log.write_text("")
-        os.environ[FIT_LOG_ENV] = str(log)
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), time.time()
         print(f"{nb}: executing at its defaults (lecture preset, trained here) ...", flush=True)
-        os.environ[SHIPPED_ENV] = str(staging)         # the notebook finds nothing shipped: it trains (or resumes)
-        try:
-            outcome = series.run_notebook(runtime.NOTEBOOKS_DIR / f"{nb}.ipynb", runs / "build" / f"{nb}.ipynb",
-                                          {"lecture": True, "device": device}, progress=progress)
-        finally:
-            os.environ[SHIPPED_ENV] = str(out)
+        outcome = jobs.run_notebook(runtime.NOTEBOOKS_DIR / f"{nb}.ipynb", runs / "build" / f"{nb}.ipynb",
+                                    {"lecture": True, "device": device}, progress=progress, env=env)
         if not outcome.ok:
             failed[nb] = (f"{nb} failed ({outcome.error}), see {outcome.output}; nothing was shipped for it "
                           f"and its earlier models are kept")
             print(failed[nb], flush=True)
             continue
         names = _exported_names(runs)
-        fits = {json.loads(line)["run_dir"] for line in log.read_text().splitlines() if line.strip()}
-        for run_dir in sorted(fits):
-            key = Path(run_dir).name
+        for run_dir in _asked_shipped(runs, started, time.time()):
+            key = run_dir.name
             earlier = index["models"].get(key, {}).get("notebook")
-            if key in shipped or (earlier is not None and earlier not in notebooks):
+            if key in built or (earlier is not None and earlier not in notebooks):
                 continue                               # another notebook trained it (07 reuses 04's VAE)
-            record = ship_run(Path(run_dir), nb, names.get(run_dir), out, dev)
-            shipped[record["key"]] = record
-            print(f"  shipped {describe(record)}", flush=True)
+            record = ship_run(run_dir, nb, names.get(str(run_dir)), out, dev)
+            built[record["key"]] = record
+            print(f"  shipped {shipped.summary(record)}", flush=True)
         print(f"{nb}: done in {time.perf_counter() - t0:.0f} s", flush=True)
-    os.environ.pop(FIT_LOG_ENV, None)
     # the rebuilt notebooks' old models go (unless the notebook failed); the others' stay
     rebuilt = set(notebooks) - set(failed)
     kept = {k: r for k, r in index["models"].items() if r.get("notebook") not in rebuilt}
-    models = {**kept, **shipped}
+    models = {**kept, **built}
     for stale in set(index["models"]) - set(models):
         (out / index["models"][stale]["file"]).unlink(missing_ok=True)
     new_index = {"models": models, "names": {r["name"]: k for k, r in models.items() if r.get("name")}}
-    runtime.atomic_write_bytes(out / INDEX, (json.dumps(new_index, indent=1, sort_keys=True) + "\n").encode())
-    total = sum((out / r["file"]).stat().st_size for r in models.values()) + (out / INDEX).stat().st_size
+    files.atomic_write_bytes(out / shipped.INDEX, (json.dumps(new_index, indent=1, sort_keys=True) + "\n").encode())
+    total = sum((out / r["file"]).stat().st_size for r in models.values()) + (out / shipped.INDEX).stat().st_size
     print(f"{len(models)} shipped models in {out}: {total / 1e6:.1f} MB in all (limit {MAX_BYTES / 1e6:.0f} MB)")
     problems = list(failed.values())
     if total > MAX_BYTES:
@@ -324,6 +207,16 @@ def build(notebooks=BUILD_NOTEBOOKS, runs: Path | None = None, out: Path | None 
     if problems:
         raise BuildFailed("; ".join(problems))
     return new_index
+
+
+def _asked_shipped(runs: Path, start: float, end: float) -> list[Path]:
+    """The run folders under ``runs`` that a ``fit(..., shipped=True)`` call used between ``start`` and ``end``."""
+    used = []
+    for note in sorted(runs.glob(f"**/checkpoints/*/{ASKED_SHIPPED}")):
+        times = [json.loads(line)["at"] for line in note.read_text().splitlines() if line.strip()]
+        if any(start <= t <= end for t in times):
+            used.append(note.parent)
+    return used
 
 
 def check_build(out: Path, runs: Path, device: str = "auto") -> None:
@@ -335,7 +228,7 @@ def check_build(out: Path, runs: Path, device: str = "auto") -> None:
         raise ModuleNotFoundError("build executes the notebooks with papermill, which is not installed here: "
                                   "pip install -e '.[lab]' (or pip install papermill)") from None
     runtime.get_device(device, quiet=True)
-    _writable(out, f"build into a copy of the repository you can write to, or point {SHIPPED_ENV} at such a folder")
+    _writable(out, f"build into a copy of the repository you can write to, or point {shipped.SHIPPED_ENV} at such a folder")
     _writable(runs, "give --runs a folder you can write to")
     for split in ("train", "test"):                    # downloads MNIST once when online, as the notebooks would
         data.load(runtime.pick("mnist", "mnist-sample"), split)
@@ -372,7 +265,7 @@ CLI_ERRORS = (ValueError, OSError, ImportError, checkpoints.CorruptCheckpoint, d
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = runtime.OneLineParser(prog="python -m tutorial_lib.pretrained", description=__doc__.split("\n\n")[0])
+    parser = cli.OneLineParser(prog="python -m tutorial_lib.commands.pretrained", description=__doc__.split("\n\n")[0])
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="on an error, show the full traceback instead of one line")
@@ -381,7 +274,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", parents=[debug], help="the shipped models and how each was made")
     s = sub.add_parser("sample", parents=[debug],
                        help="write N samples of a shipped model as a tensor file (and a PNG grid)")
-    s.add_argument("model", help="vae, dcgan (or gan), wgan_gp or aegan")
+    s.add_argument("model", help="vae, gan (the DCGAN), wgan (the WGAN-GP) or aegan")
     s.add_argument("--n", type=int, required=True,
                    help="number of samples (N × 3,136 bytes: refused beyond half the memory available)")
     s.add_argument("--out", type=Path, required=True,
@@ -408,20 +301,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _list(args) -> int:
-    index = read_index()
+    index = shipped.read_index()
     if not index["models"]:
-        print(f"no shipped models in {shipped_dir()}")
+        print(f"no shipped models in {shipped.shipped_dir()}")
     for record in index["models"].values():
-        print(describe(record))
+        print(shipped.summary(record))
     return 0
 
 
 def _sample(args) -> int:
-    runtime.check_positive_int("--n", args.n)
-    runtime.check_non_negative_int("--seed", args.seed)
-    runtime.check_choice("--device", args.device, runtime.DEVICES)
+    checks.check_positive_int("--n", args.n)
+    checks.check_non_negative_int("--seed", args.seed)
+    checks.check_choice("--device", args.device, runtime.DEVICES)
     device = runtime.get_device(args.device, quiet=True)
-    resolve(args.model)                                                # an unknown name: refused now
+    shipped.resolve(args.model)                                                # an unknown name: refused now
     for flag, path in (("--out", args.out), ("--png", args.png)):     # so is a file it cannot write
         if path is None:
             continue
@@ -442,7 +335,7 @@ def _build(args) -> int:
     if not chosen:
         raise ValueError(f"--only {' '.join(args.only)} selects none of {', '.join(BUILD_NOTEBOOKS)}: "
                          f"give notebook numbers, e.g. --only 04 05")
-    runtime.check_choice("--device", args.device, runtime.DEVICES)
+    checks.check_choice("--device", args.device, runtime.DEVICES)
     build(chosen, runs=args.runs, device=args.device)
     return 0
 

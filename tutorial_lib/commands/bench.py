@@ -1,10 +1,10 @@
 """Benchmark: one MNIST epoch of each model, classic DataLoader loop vs our ``fit()``.
 
-    python -m tutorial_lib.bench --graph               # every model of the series, full MNIST, on the GPU
-    python -m tutorial_lib.bench --models gan --batch-size 128 --limit 8192 --device cpu
-    python -m tutorial_lib.bench --models cvae ssgan --dataset mnist-sample --limit 512 --device cpu   # a smoke test
-    python -m tutorial_lib.bench --series              # also time the whole series through papermill
-    python -m tutorial_lib.bench --models gan --time-to-quality     # DCGAN: seconds until FD ≤ 10 × floor
+    python -m tutorial_lib.commands.bench --graph               # every model of the series, full MNIST, on the GPU
+    python -m tutorial_lib.commands.bench --models gan --batch-size 128 --limit 8192 --device cpu
+    python -m tutorial_lib.commands.bench --models cvae ssgan --dataset mnist-sample --limit 512 --device cpu   # a smoke test
+    python -m tutorial_lib.commands.bench --series              # also time the whole series through papermill
+    python -m tutorial_lib.commands.bench --models gan --time-to-quality     # DCGAN: seconds until FD ≤ 10 × floor
 
 The models: 04-07's (:data:`MODELS`) and 10's and 11's at their notebooks' defaults
 (:func:`notebook_models`: CVAE, CGAN, CVAE-GAN, IP-GAN, the semi-supervised GAN and its labels-only
@@ -14,7 +14,7 @@ epoch by epoch (IP-GAN trains its identity network alone first):
 (a) classic: torchvision MNIST with ``ToTensor`` + ``Normalize`` through
     ``DataLoader(num_workers=2, shuffle=True)``, eager fp32, ``loss.backward()``, and ``.item()``
     after every step, as pytorch/examples does;
-(b) ours: ``trainer.fit`` on the device-resident uint8 tensor.
+(b) ours: ``training.fit`` on the device-resident uint8 tensor.
 
 Printed per model: steady-state seconds per epoch (warm-up epochs timed apart), images per
 second, the speed-up, and the arithmetic lower bound: FLOPs per epoch (counted with
@@ -37,9 +37,10 @@ import torch
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
-from tutorial_lib import data, evaluator, methods, metrics, runtime, step, trainer
+from tutorial_lib import checks, data, evaluator, methods, metrics, parameters, runtime, training
+from tutorial_lib.training import step
 
-MODELS = {name: (method, config) for name, (method, config, _) in methods.SERIES.items()}
+MODELS = {name: (name, config) for name, (config, _, _) in methods.SERIES.items()}
 """The series' models 04-07 by their one name (``gan`` is the DCGAN): method and settings."""
 PEAK_TFLOPS = {"H100": 494.7, "H200": 494.7, "A100": 156.0}
 """Dense TF32 tensor-core peaks (NVIDIA datasheets, SXM); the bound assumes fp32 work on tensor cores."""
@@ -51,7 +52,7 @@ def notebook_models() -> dict[str, tuple[str, dict]]:
     Each setting is the notebook parameter of the same name; IP-GAN's size of z is ``ipgan_latent_dim``
     and each of 10's GANs has its own generator loss. 11's runs use 100 labels, draw 0 (the lecture's).
     """
-    p10, p11 = runtime.notebook_defaults("10_conditional_gans"), runtime.notebook_defaults("11_semi_supervised_gan")
+    p10, p11 = parameters.notebook_defaults("10_conditional_gans"), parameters.notebook_defaults("11_semi_supervised_gan")
 
     def settings(method: str, params: dict, **changes) -> tuple[str, dict]:
         fields = {f.name for f in dataclasses.fields(methods.REGISTRY[method][1])}
@@ -81,18 +82,18 @@ def active_phases(model, epoch: int = 0) -> list[methods.Phase]:
 
 
 def iterations(model, n_images: int, batch_size: int, epoch: int = 0) -> int:
-    return data.batches_per_epoch(n_images, batch_size) // trainer.batches_per_iteration(active_phases(model, epoch))
+    return data.batches_per_epoch(n_images, batch_size) // step.batches_per_iteration(active_phases(model, epoch))
 
 
 def classic_epoch(model, loader, device, epoch: int = 0) -> float:
     """One pass of the DataLoader, pytorch/examples style, training the phases ``fit`` trains in
     ``epoch``; returns wall seconds.
 
-    Iterations follow ``fit``'s rule (:func:`tutorial_lib.trainer.batches_per_iteration`), so both
+    Iterations follow ``fit``'s rule (:func:`tutorial_lib.step.batches_per_iteration`), so both
     ways take the same number of steps: a phase's r-th repeat uses the r-th batch of the iteration.
     """
     phases = active_phases(model, epoch)
-    per_iter = trainer.batches_per_iteration(phases)
+    per_iter = step.batches_per_iteration(phases)
     model.train()
     drawn = iter(loader)
     t0 = time.perf_counter()
@@ -136,7 +137,7 @@ def flops_per_iteration(model, batch: methods.Batch, epoch: int = 0) -> float:
     return counter.get_total_flops()
 
 
-class QualityClock(trainer.Callback):
+class QualityClock(training.Callback):
     """Every ``every`` iterations: FD of ``n`` samples against ``reference``, stamped with the
     seconds spent training so far (the time spent measuring is left out)."""
 
@@ -147,7 +148,7 @@ class QualityClock(trainer.Callback):
         self.reached: float | None = None
         self.seconds, self.t = 0.0, time.perf_counter()
 
-    def on_step_end(self, state: trainer.FitState) -> None:
+    def on_step_end(self, state: training.FitState) -> None:
         if state.step % self.every:
             return
         if state.device.type == "cuda":
@@ -170,7 +171,7 @@ def time_to_quality(name: str, train: data.Split, test: data.Split, *, device: t
     floor = metrics.frechet_distance(reference, metrics.embed(metrics.draw(train.x, n, seed=0), judge))
     clock = QualityClock(reference, judge, n=n, every=every, threshold=fd_factor * floor)
     model = build(name, device)
-    trainer.fit(model, train, epochs=epochs, batch_size=batch_size, checkpoint_dir=None, progress=False,
+    training.fit(model, train, epochs=epochs, batch_size=batch_size, checkpoint_dir=None, progress=False,
                 callbacks=[clock], graph=graph)
     return {"model": name, "floor": floor, "threshold": fd_factor * floor, "curve": clock.curve,
             "reached_s": clock.reached}
@@ -192,7 +193,7 @@ def bench_model(name: str, train: data.Split, root: Path, batch_size: int, epoch
     classic = [classic_epoch(model, loader, device, epoch) for epoch in range(warmup + epochs)]
     # (b) ours
     model = build(name, device, train)
-    history = trainer.fit(model, train, epochs=warmup + epochs, batch_size=batch_size, checkpoint_dir=None,
+    history = training.fit(model, train, epochs=warmup + epochs, batch_size=batch_size, checkpoint_dir=None,
                           progress=False, graph=graph)
     ours = [row["seconds"] for row in history.epochs]
     # arithmetic bound, for the timed epochs' phases
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd-factor", type=float, default=10.0, help="time to quality: threshold / floor")
     args = parser.parse_args(argv)
     for name in ("batch_size", "epochs"):
-        runtime.check_positive_int(name, getattr(args, name))
+        checks.check_positive_int(name, getattr(args, name))
 
     device = runtime.get_device(args.device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FD first <= {args.fd_factor:g} x floor after {r['reached_s']:.1f} s of training" if r["reached_s"]
               is not None else f"FD never reached {args.fd_factor:g} x floor in {args.ttq_epochs} epochs")
     if args.series:
-        from tutorial_lib import series
+        from tutorial_lib.commands import series
         t0 = time.perf_counter()
         code = series.main(["--full"])
         print(f"whole series at default parameters: {time.perf_counter() - t0:.0f} s (exit code {code})")

@@ -1,4 +1,5 @@
-"""Ready-made callbacks for :func:`tutorial_lib.trainer.fit`.
+"""Callbacks: the hooks :func:`tutorial_lib.training.fit` calls (:class:`Callback`, given a :class:`FitState`),
+and ready-made ones.
 
     SampleGrid(n)           after every epoch, samples from the same fixed noise (history.samples)
     EpochMetric(fn)         after every epoch, fn(method) -> {name: value} added to history.epochs
@@ -9,13 +10,33 @@ train mode with the batch-norm running statistics put back afterwards).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from tutorial_lib import data
 from tutorial_lib.methods.base import Method
-from tutorial_lib.trainer import Callback, FitState
+from tutorial_lib.training.history import History
+
+
+@dataclass
+class FitState:
+    """Passed to callbacks: the method, where the run is, and what it has recorded."""
+    method: Method
+    epoch: int
+    step: int                          # iterations since the run began (1 after the first)
+    history: History
+    device: torch.device
+
+
+class Callback:
+    """Hook into ``fit`` at named events; override what you need (see tutorial_lib.training.callbacks)."""
+
+    def on_step_end(self, state: FitState) -> None: ...
+
+    def on_epoch_end(self, state: FitState) -> None: ...
+
 
 
 class SampleGrid(Callback):

@@ -17,27 +17,29 @@ Words, as every message and record uses them:
 
 Losses are accumulated on the device and read once per log interval (no ``.item()`` per
 iteration), so the GPU never waits for Python. Ready-made callbacks (fixed-noise sample grids,
-metrics per epoch or per step) live in :mod:`tutorial_lib.callbacks`.
+metrics per epoch or per step) live in :mod:`tutorial_lib.training.callbacks`.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import filelock
 import torch
 from tqdm.auto import tqdm
 
-from tutorial_lib import checkpoints, data, pretrained, runtime
+from tutorial_lib import checks, data, runtime
 from tutorial_lib.methods.base import Method, Phase
-from tutorial_lib.step import StaticStep, batches_per_iteration, prepare_optimizers
+from tutorial_lib.training import checkpoints, shipped as shipped_models
+from tutorial_lib.training.callbacks import Callback, FitState
+from tutorial_lib.training.history import History
+from tutorial_lib.training.runs import RunFolder
+from tutorial_lib.training.step import StaticStep, batches_per_iteration, prepare_optimizers
 
 Tensor = torch.Tensor
 
@@ -46,65 +48,14 @@ class NonFiniteLoss(FloatingPointError):
     """A loss became NaN or inf; the message names the phase and the step."""
 
 
-class RunInUse(RuntimeError):
-    """Another process is training the same run (same folder) right now."""
-
-
 DEADLINE_ENV = "TUTORIAL_DEADLINE"
 """Environment variable: a moment (seconds since the epoch, as ``time.time()``) after which every ``fit``
-stops at the end of its current iteration, checkpointed (``python -m tutorial_lib.series --deadline-min``)."""
+stops at the end of its current iteration, checkpointed (``python -m tutorial_lib.commands.series --deadline-min``)."""
 
 
 class DeadlineReached(KeyboardInterrupt):
     """The deadline in ``$TUTORIAL_DEADLINE`` passed: the run was checkpointed and stopped, as by the stop
     button (hence a KeyboardInterrupt, which no ``except Exception`` swallows). Run it again to resume."""
-
-
-@dataclass
-class History:
-    """What a run recorded: averaged logs per interval, per-epoch summaries, sample grids."""
-    logs: list[dict] = field(default_factory=list)     # {"epoch": float, "step": int, "<phase>/<key>": mean}
-    epochs: list[dict] = field(default_factory=list)   # {"epoch": int, "seconds": float, ...callback figures}
-    samples: dict[int, Tensor] = field(default_factory=dict)  # epoch -> samples from fixed noise
-    run: dict = field(default_factory=dict)
-    """What trained the model: method, config, data, batch size, seed, epochs asked and actually
-    trained, device, start and finish times, run folder. Results and exported models carry it."""
-
-    def series(self, key: str) -> tuple[list[float], list[float]]:
-        rows = [r for r in self.logs if key in r]
-        return [r["epoch"] for r in rows], [r[key] for r in rows]
-
-    def last(self, key: str) -> float:
-        for row in reversed(self.epochs):
-            if key in row:
-                return row[key]
-        raise KeyError(key)
-
-    def seconds_per_epoch(self) -> float:
-        """Median wall time of the recorded epochs (the first, with warm-up, included)."""
-        times = sorted(row["seconds"] for row in self.epochs if "seconds" in row)
-        return times[len(times) // 2] if times else math.nan
-
-    def state(self) -> dict:
-        return {"logs": self.logs, "epochs": self.epochs, "samples": self.samples, "run": self.run}
-
-
-@dataclass
-class FitState:
-    """Passed to callbacks: the method, where the run is, and what it has recorded."""
-    method: Method
-    epoch: int
-    step: int                          # iterations since the run began (1 after the first)
-    history: History
-    device: torch.device
-
-
-class Callback:
-    """Hook into ``fit`` at named events; override what you need (see tutorial_lib.callbacks)."""
-
-    def on_step_end(self, state: FitState) -> None: ...
-
-    def on_epoch_end(self, state: FitState) -> None: ...
 
 
 class _LossMeter:
@@ -166,17 +117,17 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     asking for fewer starts a separate run of that length, and says so. ``history.run`` records
     the epochs actually trained. Two processes never train in the same folder at once.
 
-    Each iteration is a :class:`tutorial_lib.step.StaticStep`: driven by device tensors only.
+    Each iteration is a :class:`tutorial_lib.training.step.StaticStep`: driven by device tensors only.
     With ``graph=True`` on a CUDA device it is recorded once as a CUDA graph and replayed; if
-    recording fails, :class:`tutorial_lib.step.GraphCaptureFailed` says why and how to resume eagerly
+    recording fails, :class:`tutorial_lib.training.step.GraphCaptureFailed` says why and how to resume eagerly
     (``graph=False``). On the CPU it always runs eagerly.
 
     With ``shipped=True`` a model that ships with the series for exactly these settings and this
-    number of epochs (:mod:`tutorial_lib.pretrained`) is loaded instead of training, with one line
+    number of epochs (:mod:`tutorial_lib.training.shipped`) is loaded instead of training, with one line
     saying so; its history is the shipped run's. Any other setting trains as usual.
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("log_every", log_every)):
-        runtime.check_positive_int(name, value)
+        checks.check_positive_int(name, value)
     if batch_size > len(train):
         raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(train)} examples)")
     device = next(method.parameters()).device
@@ -187,20 +138,20 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
     if any(p.lr_factor is not None for p in phases):
         run_config["epochs"] = epochs      # a schedule over the run: its length is part of the trajectory
     if shipped:
-        record = pretrained.find(method.name, run_config, epochs)
+        record = shipped_models.find(method.name, run_config, epochs)
         if record is not None:
-            history = History(**pretrained.load_into(method, record))
-            print(pretrained.loaded_line(record))
+            history = History(**shipped_models.load_into(method, record))
+            print(shipped_models.loaded_line(record))
             return history
         if not runtime.smoke_mode():
             print(f"No shipped {method.name} model for these settings and {epochs} epochs: training it here.")
     graph = graph and device.type == "cuda"
     if graph:
         prepare_optimizers(phases, device)     # before any optimizer state exists or is loaded
-    with _RunFolder(method.name, run_config, checkpoint_dir) as run:
+    with RunFolder(method.name, run_config, checkpoint_dir) as run:
         history, at = _resume_or_start(method, run, epochs, seed, device, resume)
         if shipped:
-            pretrained.log_fit(run.folder)
+            run.note_asked_shipped()
         if at.epoch >= epochs:
             print(f"Already trained for {at.epoch} epochs, as asked: nothing to do.")
             return history
@@ -219,7 +170,7 @@ class _Position:
     step: int = 0
 
 
-def _resume_or_start(method: Method, run: "_RunFolder", epochs: int, seed: int, device: torch.device,
+def _resume_or_start(method: Method, run: "RunFolder", epochs: int, seed: int, device: torch.device,
                      resume: bool) -> tuple[History, _Position]:
     """The saved run's history and position, its weights and optimizer states restored into
     ``method``; or, with nothing to resume, a fresh history at the start, seeded."""
@@ -249,80 +200,6 @@ def _run_record(method: Method, run_config: dict, epochs: int, device: torch.dev
     return {"method": method.name, "config": run_config["method"], **settings, "epochs_asked": epochs,
             "device": str(device), "device_type": device.type, "device_name": name,
             "run_dir": str(folder) if folder is not None else None}
-
-
-class _RunFolder:
-    """Where a run lives: picks the folder, holds its lock, reads what is saved, saves.
-
-    ``checkpoint_dir=None`` keeps nothing on disk; ``"auto"`` is ``<runs>/checkpoints/<method>-<hash>``.
-    """
-
-    def __init__(self, method_name: str, run_config: dict, checkpoint_dir):
-        self.method_name, self.config = method_name, run_config
-        self.folder = None
-        if checkpoint_dir == "auto":
-            self.folder = checkpoints.run_dir(method_name, run_config)
-        elif checkpoint_dir:
-            self.folder = Path(checkpoint_dir)
-        self.lock = None
-
-    def __enter__(self) -> "_RunFolder":
-        if self.folder is not None:
-            self._open(self.folder)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.lock is not None:
-            self.lock.release()
-
-    def _open(self, folder: Path) -> None:
-        if self.lock is not None:
-            self.lock.release()
-        runtime.ensure_dir(folder)
-        self.lock = filelock.FileLock(str(folder / ".lock"), timeout=0)
-        try:
-            self.lock.acquire()
-        except filelock.Timeout:
-            self.lock = None
-            raise RunInUse(f"Another process is training this same run in {folder} right now. Wait for it to "
-                           f"finish (then run again: it resumes from that run), or change a setting.") from None
-        saved = checkpoints.read_config(folder)
-        if saved is not None and saved != json_safe(self.config):
-            raise ValueError(f"{folder} holds a run with other settings ({_diff(saved, json_safe(self.config))}); "
-                             f"give fit() another checkpoint_dir, or delete that folder to start over.")
-        self.folder = folder
-        checkpoints.write_config(folder, self.config)
-
-    def read(self, device: torch.device, epochs: int) -> dict | None:
-        """The saved state to resume from, or None. A run saved past ``epochs`` is not cut back:
-        this run moves to a folder of its own length (its model at ``epochs`` was not kept)."""
-        if self.folder is None or not (self.folder / checkpoints.LAST).exists():
-            return None
-        saved = checkpoints.read_training(self.folder, device)
-        if saved["epoch"] <= epochs:
-            return saved
-        longer = self.folder
-        self.config = {**self.config, "epochs": epochs}
-        self._open(self.folder.with_name(f"{self.folder.name}-e{epochs}"))
-        print(f"The run in {longer} has trained {saved['epoch']} epochs, more than the {epochs} asked for, and "
-              f"its model after {epochs} was not kept. Training a separate {epochs}-epoch run in {self.folder}.")
-        return self.read(device, epochs)
-
-    def save(self, method: Method, history: History, at: _Position) -> None:
-        if self.folder is not None:
-            history.run["epochs_trained"] = at.epoch
-            history.run["finished_at"] = datetime.now().isoformat(timespec="seconds")
-            checkpoints.save_training(self.folder, method, history.state(), at.epoch, at.iteration, at.step)
-
-
-def json_safe(config: dict) -> dict:
-    """``config`` as it reads back from config.json (tuples become lists, ...)."""
-    return json.loads(json.dumps(config, sort_keys=True, default=str))
-
-
-def _diff(saved: dict, now: dict) -> str:
-    keys = sorted(set(saved) | set(now), key=str)
-    return "; ".join(f"{k}: saved {saved.get(k)!r}, now {now.get(k)!r}" for k in keys if saved.get(k) != now.get(k))
 
 
 class _Loop:

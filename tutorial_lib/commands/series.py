@@ -1,10 +1,10 @@
 """Execute the notebook series with papermill into a run folder: side by side, in dependency order, resumable.
 
-    python -m tutorial_lib.series                      # auto: full where a GPU and MNIST are at hand, else smoke
-    python -m tutorial_lib.series --smoke              # the embedded sample, tiny settings (seconds per notebook)
-    python -m tutorial_lib.series --full --jobs auto --out runs/reference --deadline-min 50
-    python -m tutorial_lib.series --full --only 04 05 --out runs/my-run
-    python -m tutorial_lib.series --full --lecture     # the defaults, shipped models, shorter extra runs
+    python -m tutorial_lib.commands.series                      # auto: full where a GPU and MNIST are at hand, else smoke
+    python -m tutorial_lib.commands.series --smoke              # the embedded sample, tiny settings (seconds per notebook)
+    python -m tutorial_lib.commands.series --full --jobs auto --out runs/reference --deadline-min 50
+    python -m tutorial_lib.commands.series --full --only 04 05 --out runs/my-run
+    python -m tutorial_lib.commands.series --full --lecture     # the defaults, shipped models, shorter extra runs
 
 Each notebook runs in a fresh kernel, ``--jobs`` of them at once (``auto``, the default: one per CPU
 core, or several sharing the GPU). A notebook waits for the notebooks whose models it loads or whose
@@ -12,7 +12,7 @@ runs it reuses (:func:`needs`). Notebook 11's runs, one per label count and draw
 own that run before 11 itself, which then finds them trained (:data:`SPLITS`).
 
 ``--deadline-min M`` gives the series M minutes. Then every ``fit`` stops after its current iteration
-with a checkpoint (:data:`tutorial_lib.trainer.DEADLINE_ENV`), no notebook starts, and a notebook still
+with a checkpoint (:data:`tutorial_lib.training.DEADLINE_ENV`), no notebook starts, and a notebook still
 busy a minute later is stopped as by its stop button. Such notebooks are marked interrupted. The same
 command with the same ``--out`` resumes: complete notebooks are kept (``--force`` runs them again), the
 others run again and their fits resume from their checkpoints.
@@ -23,31 +23,27 @@ renamed); a failed notebook is kept as ``NAME.failed.ipynb``, an interrupted one
 ``<run>/parts/``, figures to ``<run>/figures``, headline numbers to ``<run>/results``.
 ``<run>/summary.json``, rewritten as each notebook ends, records the mode and why, the device, date,
 Python and torch versions, the arguments, and per notebook its status, seconds (summed over the calls
-that ran it) and parameters (``python -m tutorial_lib.site --run <run>`` builds the course website from it).
+that ran it) and parameters (``python -m tutorial_lib.commands.site --run <run>`` builds the course website from it).
 """
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import contextlib
 import itertools
 import json
 import os
 import platform
-import signal
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tutorial_lib import data, files, methods, parameters, runtime, training
+from tutorial_lib.commands.jobs import Job, View, record, run_jobs
+from tutorial_lib.parameters import declared_parameters
 
-from tutorial_lib import methods, runtime, trainer
+NOTEBOOKS = runtime.NOTEBOOKS_DIR
 
-NOTEBOOKS = runtime.REPO_ROOT / "notebooks"
-
-LOADS = {"08_compare": ("vae", "gan", "wgan_gp", "aegan"),      # methods.load_series_model for each of the four
+LOADS = {"08_compare": tuple(methods.SERIES),                  # shipped.load_series_model for each of the four
          "09_latent_exploration": ("gan",)}                      # its model_name, 'gan' by default
 """The series' models (:data:`tutorial_lib.methods.SERIES` names) that a notebook loads."""
 REUSES = {"07_aegan": ("04_vae",)}
@@ -59,78 +55,8 @@ runs as a job of its own (the notebook at one value of each), before the noteboo
 FIRST = ("10", "04", "07", "06", "05", "11")
 """Of the jobs ready to start, these notebooks' go first, in this order: those that train longest at their
 defaults, 04 early since 07 and 08 wait for it, 11's many runs filling what is left; then the others."""
-STOP_GRACE_S = 60.0
-"""Seconds after the deadline at which a kernel still busy (outside ``fit``) is stopped."""
-RESUMABLE = ("interrupted", "not started")
-"""Statuses that the same command resumes; "failed" and "not run" (a notebook it needs failed) need a fix."""
-
-declared_parameters = runtime.declared_parameters
-
-# ipykernel 7 logs a warning on every start that its local TCP connection is unencrypted, and an error
-# "KeyboardInterrupt caught in kernel" when jupyter_client's shutdown (which interrupts the kernel first)
-# meets it busy: lines in the middle of the series' progress. Only the kernel's own log is quietened; cell
-# output and errors are untouched.
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
-
-
 class SeriesError(Exception):
     """An expected failure of the command (bad argument, no data, ...); the message says what to do."""
-
-
-@dataclass
-class Outcome:
-    notebook: str
-    ok: bool
-    seconds: float
-    output: Path
-    error: str = ""
-    interrupted: bool = False          # stopped by the deadline or the stop button; running it again resumes
-
-
-@dataclass
-class Job:
-    """One kernel's work: a notebook, its parameters, where its executed copy goes, what it waits for."""
-    name: str
-    notebook: Path
-    output: Path
-    params: dict
-    needs: tuple[str, ...] = ()
-    part: bool = False                 # one of the runs of a split notebook (SPLITS)
-
-
-def run_notebook(source: Path, output: Path, parameters: dict | None = None,
-                 progress: bool | dict = False) -> Outcome:
-    """Execute ``source`` with papermill into ``output`` (atomically); never raises on a cell error.
-
-    Only parameters the notebook declares in its ``parameters`` cell are passed. ``progress`` is
-    papermill's bar over the cells: on/off, or tqdm's arguments (its name, its line on the screen).
-    """
-    import papermill
-
-    declared = declared_parameters(source)
-    params = {k: v for k, v in (parameters or {}).items() if k in declared}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.stem}.partial.ipynb")
-    t0 = time.perf_counter()
-    error, interrupted = "", False
-    try:
-        papermill.execute_notebook(str(source), str(partial), parameters=params, kernel_name="python3",
-                                   cwd=str(source.parent), progress_bar=progress,
-                                   extra_arguments=KERNEL_ARGUMENTS)
-    except Exception as err:  # papermill raises PapermillExecutionError for a failing cell
-        error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
-        interrupted = getattr(err, "ename", "") in ("DeadlineReached", "KeyboardInterrupt")
-    seconds = time.perf_counter() - t0
-    kind = "interrupted" if interrupted else "failed"
-    final = output if not error else output.with_name(f"{output.stem}.{kind}.ipynb")
-    if error:
-        output.unlink(missing_ok=True)             # an earlier complete copy no longer shows this notebook
-    if partial.exists():
-        os.replace(partial, final)
-    for earlier in ("failed", "interrupted"):      # what an earlier call left
-        if (stale := output.with_name(f"{output.stem}.{earlier}.ipynb")) != final:
-            stale.unlink(missing_ok=True)
-    return Outcome(source.stem, not error, seconds, final, error, interrupted)
 
 
 # ----------------------------------------------------------------------------- what runs, and in which order
@@ -139,11 +65,10 @@ def run_notebook(source: Path, output: Path, parameters: dict | None = None,
 def needs(notebook: str) -> tuple[str, ...]:
     """The notebooks that must finish before ``notebook`` starts: those that export the models it loads
     (:data:`LOADS`) and those that train a run it reuses (:data:`REUSES`)."""
-    made_by = {name: nb for name, (_, _, nb) in methods.SERIES.items()}
-    return tuple(sorted({made_by[name] for name in LOADS.get(notebook, ())} | set(REUSES.get(notebook, ()))))
+    return tuple(sorted({methods.series_notebook(name) for name in LOADS.get(notebook, ())} | set(REUSES.get(notebook, ()))))
 
 
-def plan(notebooks: list[Path], out: Path, lecture: bool = False) -> list[Job]:
+def plan(notebooks: list[Path], out: Path, lecture: bool = False, smoke: bool | None = None) -> list[Job]:
     """Every job of a run: each notebook, after the jobs of its own runs (:func:`split`) and after the
     notebooks it needs, where those are in ``notebooks`` (otherwise it uses what exists: its own
     earlier export, else the shipped model)."""
@@ -154,20 +79,20 @@ def plan(notebooks: list[Path], out: Path, lecture: bool = False) -> list[Job]:
                   **({"lecture": True} if lecture else {})}
         params = {k: v for k, v in params.items() if k in declared_parameters(nb)}
         waits = tuple(n for n in needs(nb.stem) if n in chosen)
-        parts = split(nb, params, out / "parts", waits)
+        parts = split(nb, params, out / "parts", waits, smoke)
         jobs += parts
         jobs.append(Job(nb.stem, nb, out / nb.name, params, waits + tuple(p.name for p in parts)))
     return jobs
 
 
-def split(nb: Path, params: dict, folder: Path, waits: tuple[str, ...] = ()) -> list[Job]:
+def split(nb: Path, params: dict, folder: Path, waits: tuple[str, ...] = (), smoke: bool | None = None) -> list[Job]:
     """The jobs of ``nb``'s independent runs (:data:`SPLITS`): one per combination of the split parameters'
     values (at this mode's defaults), each the notebook at one value of each, writing to ``folder``.
     None when there is one combination, or with the lecture preset (which picks its own runs)."""
     names = SPLITS.get(nb.stem, ())
     if not names or params.get("lecture"):
         return []
-    defaults = runtime.notebook_defaults(nb.stem)
+    defaults = parameters.notebook_defaults(nb.stem, smoke)
     combos = list(itertools.product(*(list(dict.fromkeys(defaults[name])) for name in names)))
     if len(combos) < 2:
         return []
@@ -187,151 +112,30 @@ def _first(job: Job) -> int:
     return FIRST.index(number) if number in FIRST else len(FIRST)
 
 
-# ----------------------------------------------------------------------------- running the jobs
-
-
-class View:
-    """What the series shows while it runs: a line as each job starts and ends and, on a terminal, a bar
-    for the series and one per running kernel (its cells, named after the notebook or run)."""
-
-    def __init__(self, total: int, slots: int, live: bool | None = None):
-        self.live = sys.stderr.isatty() if live is None else live
-        self.t0 = time.perf_counter()
-        self.bar = tqdm(total=total, desc="series", unit="job", position=0, disable=not self.live, dynamic_ncols=True)
-        self.free, self.slots = list(range(1, slots + 1)), {}
-
-    def say(self, text: str) -> None:
-        line = f"[{time.perf_counter() - self.t0:5.0f} s] {text}"
-        tqdm.write(line) if self.live else print(line, flush=True)
-
-    def started(self, job: Job) -> bool | dict:
-        """Announce ``job``; the progress bar papermill should show for it."""
-        self.say(f"start        {job.name}")
-        if not self.live:
-            return False
-        self.slots[job.name] = slot = self.free.pop(0)
-        return {"desc": job.name, "position": slot, "leave": False, "dynamic_ncols": True}
-
-    def ended(self, job: Job, rec: dict) -> None:
-        if job.name in self.slots:
-            self.free = sorted([*self.free, self.slots.pop(job.name)])
-        self.bar.update(1)
-        self.say(f"{rec['status']:<12} {job.name}" + (f"  {rec['seconds']:.1f} s" if rec["seconds"] else "")
-                 + (f"  ({rec['error']})" if rec["error"] else ""))
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def stop_kernels() -> int:
-    """Send SIGINT, as the notebook's stop button does, to the kernels this process started; how many."""
-    import psutil
-    stopped = 0
-    for child in psutil.Process().children():
-        try:
-            if any("ipykernel" in part for part in child.cmdline()):
-                child.send_signal(signal.SIGINT)
-                stopped += 1
-        except psutil.Error:                       # it ended meanwhile
-            pass
-    return stopped
-
-
-def record(job: Job, status: str, seconds: float = 0.0, error: str = "", output: Path | None = None) -> dict:
-    """A job's line in summary.json."""
-    return {"name": job.name, "status": status, "ok": status == "ok", "interrupted": status in RESUMABLE,
-            "seconds": seconds, "error": error, "parameters": job.params, "output": str(output or job.output)}
-
-
-def run_jobs(jobs: list[Job], at_once: int, records: dict[str, dict], view: View, *,
-             deadline: float | None = None, on_record=lambda rec: None) -> dict[str, dict]:
-    """Run every job not yet in ``records`` (name -> record), up to ``at_once`` at a time, each once the jobs
-    it needs have ended; in the order of :data:`FIRST` among those ready. Each record is added to
-    ``records`` as its job ends, then passed to ``on_record``.
-
-    A job whose needs failed is "not run"; one whose needs were interrupted, or that would start after
-    ``deadline`` (a ``time.time()``), is "not started". Kernels still busy :data:`STOP_GRACE_S` after the
-    deadline are stopped as by the stop button. Ctrl-C presses the stop button of every kernel (twice:
-    stop at once, the last checkpoint kept) and starts nothing more; a third quits.
-    """
-    waiting = sorted((job for job in jobs if job.name not in records), key=_first)
-    running: dict[concurrent.futures.Future, Job] = {}
-    stopped, presses = False, 0
-
-    def finish(job: Job, rec: dict) -> None:
-        records[job.name] = rec
-        view.ended(job, rec)
-        on_record(rec)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=at_once) as pool:
-        while waiting or running:
-            ready = [job for job in waiting if all(n in records for n in job.needs)]
-            for job in ready:
-                failed = [n for n in job.needs if records[n]["status"] in ("failed", "not run")]
-                resumable = [n for n in job.needs if records[n]["status"] in RESUMABLE]
-                late = deadline is not None and time.time() >= deadline
-                if failed:
-                    rec = record(job, "not run", error=f"needs {', '.join(failed)}, which did not complete")
-                elif resumable or late:
-                    rec = record(job, "not started", error=f"waits for {', '.join(resumable)}" if resumable
-                                 else "the deadline had passed")
-                elif len(running) < at_once:
-                    running[pool.submit(run_notebook, job.notebook, job.output, job.params, view.started(job))] = job
-                    waiting.remove(job)
-                    continue
-                else:
-                    continue
-                waiting.remove(job)
-                finish(job, rec)
-            if not running:
-                if ready:
-                    continue                           # what was just recorded may let others go
-                raise RuntimeError(f"jobs wait for jobs that are not planned: {[j.name for j in waiting]}")
-            timeout = None if deadline is None or stopped else max(1.0, deadline + STOP_GRACE_S - time.time())
-            try:
-                done, _ = concurrent.futures.wait(running, timeout=timeout,
-                                                  return_when=concurrent.futures.FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                presses += 1
-                if presses > 2:
-                    raise
-                deadline, stopped = time.time(), True
-                view.say(f"Ctrl-C: stop button pressed in {stop_kernels()} kernels"
-                         + (" (once more: stop at once)" if presses == 1 else ""))
-                continue
-            if not done and not stopped and deadline is not None and time.time() >= deadline + STOP_GRACE_S:
-                stopped = True
-                view.say(f"deadline + {STOP_GRACE_S:.0f} s: stop button pressed in {stop_kernels()} kernels still busy")
-            for future in done:
-                job = running.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as err:               # papermill itself failed (not installed, no kernel, ...)
-                    finish(job, record(job, "failed", error=f"{type(err).__name__}: {err}"))
-                    continue
-                status = "ok" if outcome.ok else "interrupted" if outcome.interrupted else "failed"
-                finish(job, record(job, status, outcome.seconds, outcome.error, outcome.output))
-    return records
-
-
 # ----------------------------------------------------------------------------- the command
 
 
-def choose_mode(requested: str) -> tuple[bool, str]:
-    """(smoke?, reason). Auto: full only with a GPU and MNIST on disk or downloadable."""
-    if requested == "smoke":
-        return True, "smoke mode requested"
-    if requested == "full":
-        return False, "full mode requested"
+GET_MNIST = ("to run the real course, put MNIST where torchvision finds it (connect once to the internet, or "
+             "copy its four files to $DATA_ROOT/MNIST/raw/) and run this again")
+
+
+def choose_mode(requested: str, lecture: bool | None = None) -> tuple[bool, bool, str]:
+    """(smoke?, lecture preset?, reason). Auto is the real course whenever MNIST is on disk or downloadable:
+    the defaults on a GPU; on a CPU the defaults with the lecture preset (the shipped models, shorter extra
+    runs). Without MNIST, smoke mode. ``lecture`` (``--lecture`` / ``--no-lecture``) overrides the preset."""
     import torch
-    from tutorial_lib import data
-    if not torch.cuda.is_available():
-        return True, "no CUDA GPU on this machine"
-    try:
-        data.load("mnist", "test")
-    except data.DatasetUnavailable:
-        return True, "MNIST is neither on disk nor downloadable (offline?)"
-    return False, f"GPU {torch.cuda.get_device_name(0)} and MNIST available"
+    gpu = torch.cuda.is_available()
+    where = f"GPU {torch.cuda.get_device_name(0)}" if gpu else "no GPU"
+    if requested == "smoke":
+        return True, bool(lecture), "smoke mode requested"
+    if requested == "auto":
+        try:
+            data.load("mnist", "test")
+        except data.DatasetUnavailable:
+            return True, bool(lecture), f"MNIST is neither on disk nor downloadable: {GET_MNIST}"
+    preset = (not gpu) if lecture is None else lecture
+    how = "with the lecture preset" if preset else "at the defaults"
+    return False, preset, f"{'full mode requested' if requested == 'full' else 'MNIST available'}, {where}: {how}"
 
 
 def describe_machine() -> dict:
@@ -377,7 +181,6 @@ def select(only: list[str] | None) -> list[Path]:
 
 def check_data(notebooks: list[Path]) -> None:
     """Full mode: MNIST on disk (downloaded now if need be, once, before any kernel starts)."""
-    from tutorial_lib import data
     if not any("dataset" in declared_parameters(nb) for nb in notebooks):
         return
     try:
@@ -402,24 +205,6 @@ def earlier_run(out: Path, mode: str, force: bool) -> dict:
     return summary
 
 
-@contextlib.contextmanager
-def _environ(changes: dict[str, str | None]):
-    """Environment variables set (or removed, for None) for the kernels started inside."""
-    def apply(values: dict[str, str | None]) -> None:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-    old = {k: os.environ.get(k) for k in changes}
-    apply(changes)
-    try:
-        yield
-    finally:
-        apply(old)
-
-
 def _jobs_value(text: str) -> str:
     if text != "auto" and not (text.isdigit() and int(text) > 0):
         raise argparse.ArgumentTypeError(f"{text} is not a number of notebooks at once (1, 2, ...) or auto")
@@ -438,18 +223,19 @@ def _minutes(text: str) -> float:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
-        raise SeriesError(f"{message} (python -m tutorial_lib.series --help lists the options)")
+        raise SeriesError(f"{message} (python -m tutorial_lib.commands.series --help lists the options)")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m tutorial_lib.series", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m tutorial_lib.commands.series", description=__doc__.split("\n\n")[0])
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--smoke", action="store_const", const="smoke", dest="mode")
     mode.add_argument("--full", action="store_const", const="full", dest="mode")
     p.add_argument("--out", type=Path, help="run folder (default runs/series-<time>); the same one resumes a run")
     p.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. 04 05")
-    p.add_argument("--lecture", action="store_true",
-                   help="the lecture preset in the notebooks that have one (shorter extra runs; shipped models)")
+    p.add_argument("--lecture", action=argparse.BooleanOptionalAction, default=None,
+                   help="the lecture preset in the notebooks that have one (shorter extra runs; shipped models); "
+                        "default: on for a full run without a GPU, off otherwise")
     p.add_argument("--jobs", type=_jobs_value, default="auto",
                    help="notebooks at once (default auto: one per CPU core, or by GPU memory, at most 8)")
     p.add_argument("--deadline-min", type=_minutes, default=None,
@@ -473,28 +259,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     notebooks = select(args.only)
-    smoke, reason = choose_mode(args.mode or "auto")
+    smoke, lecture, reason = choose_mode(args.mode or "auto", args.lecture)
     mode = "smoke" if smoke else "full"
     out = args.out or runtime.REPO_ROOT / "runs" / f"series-{datetime.now():%Y%m%d-%H%M%S}"
     out = out.resolve()                                     # the kernels run in notebooks/
     earlier = earlier_run(out, mode, args.force)
     deadline = time.time() + 60 * args.deadline_min if args.deadline_min else None
-    if deadline is None and os.environ.get(trainer.DEADLINE_ENV):            # one deadline for several commands
+    if deadline is None and os.environ.get(training.DEADLINE_ENV):            # one deadline for several commands
         try:
-            deadline = float(os.environ[trainer.DEADLINE_ENV])
+            deadline = float(os.environ[training.DEADLINE_ENV])
         except ValueError:
-            raise SeriesError(f"{trainer.DEADLINE_ENV}={os.environ[trainer.DEADLINE_ENV]!r} is not a time "
+            raise SeriesError(f"{training.DEADLINE_ENV}={os.environ[training.DEADLINE_ENV]!r} is not a time "
                               f"(seconds since 1970, as date +%s gives); unset it or use --deadline-min") from None
     if smoke:
-        os.environ[runtime.SMOKE_ENV] = "1"
-        print(f"Running the series in SMOKE mode ({reason}): the shipped MNIST sample, tiny settings. "
-              f"Results are not meaningful; use a GPU for the real run.")
+        print(f"Running the series in SMOKE mode ({reason}). The shipped MNIST sample, tiny settings: "
+              f"the results are not meaningful.")
     else:
-        os.environ.pop(runtime.SMOKE_ENV, None)
         check_data(notebooks)
-        print(f"Running the series at the notebooks' default parameters ({reason}).")
-    os.environ[runtime.HEADLESS_ENV] = "1"
-    jobs = plan(notebooks, out, args.lecture)
+        print(f"Running the real course ({reason}).")
+    jobs = plan(notebooks, out, lecture, smoke)
     at_once = min(jobs_at_once(args.jobs), len(jobs))
 
     by_name = {job.name: job for job in jobs}
@@ -505,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
           + (f"; deadline {datetime.fromtimestamp(deadline):%H:%M:%S}" if deadline else ""))
     header = {"mode": mode, "reason": reason, **describe_machine(),
               "date": earlier.get("date") or datetime.now().astimezone().isoformat(timespec="seconds"),
-              "arguments": {"mode": args.mode or "auto", "only": args.only, "out": str(out), "lecture": args.lecture,
+              "arguments": {"mode": args.mode or "auto", "only": args.only, "out": str(out), "lecture": lecture,
                             "jobs": args.jobs, "deadline_min": args.deadline_min, "force": args.force},
               "jobs_at_once": at_once, "calls": earlier.get("calls", 1 if earlier else 0) + 1}
     wall_before, t0 = earlier.get("wall_seconds", 0.0), time.perf_counter()
@@ -516,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
                    "wall_seconds": wall_before + time.perf_counter() - t0,
                    "notebooks": [r for r, j in zip(ordered, jobs) if not j.part],
                    "parts": [r for r, j in zip(ordered, jobs) if j.part]}
-        runtime.atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+        files.atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
 
     def ended(rec: dict) -> None:
         rec["seconds"] += kept.get(rec["name"], {}).get("seconds", 0.0)     # earlier calls' time on it
@@ -529,8 +312,9 @@ def run(args: argparse.Namespace) -> int:
         view.say(f"{'complete':<12} {name} (in an earlier call; --force runs it again)")
     write()
     try:
-        with _environ({trainer.DEADLINE_ENV: repr(deadline) if deadline else None, **threads}):
-            run_jobs(jobs, at_once, records, view, deadline=deadline, on_record=ended)
+        env = {runtime.SMOKE_ENV: "1" if smoke else None, runtime.HEADLESS_ENV: "1",
+               training.DEADLINE_ENV: repr(deadline) if deadline else None, **threads}
+        run_jobs(jobs, at_once, records, view, deadline=deadline, on_record=ended, env=env, order=_first)
     finally:
         view.close()
         write()
