@@ -138,8 +138,8 @@ def test_ship_run_refuses_an_unfinished_run(tmp_path, runs_dir, one_thread):
 
 # ----------------------------------------------------------------------------- what actually ships
 
-INDEX = shipped.read_index(Path(pretrained.__file__).parent / "shipped")
-SHIPPED = Path(pretrained.__file__).parent / "shipped"
+INDEX = shipped.read_index(Path(shipped.__file__).parent.parent / "shipped")
+SHIPPED = Path(shipped.__file__).parent.parent / "shipped"      # tutorial_lib/shipped, what the repository ships
 needs_shipped = pytest.mark.skipif(not INDEX["models"], reason="no models shipped in this checkout")
 
 
