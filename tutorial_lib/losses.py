@@ -19,6 +19,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from tutorial_lib.nets import NUM_CLASSES
+
 Tensor = torch.Tensor
 
 
@@ -244,7 +246,7 @@ def pairwise_loss(x: Tensor, x_rec: Tensor, real_features: list[Tensor] = (),
 
 
 def class_centre_matching_loss(real_features: Tensor, real_labels: Tensor, fake_features: Tensor,
-                               fake_labels: Tensor, num_classes: int = 10) -> Tensor:
+                               fake_labels: Tensor, num_classes: int = NUM_CLASSES) -> Tensor:
     """CVAE-GAN's per-class feature-centre matching against the classifier (primary source):
 
         L_GC = ½ Σ_c ‖ E_{x of class c} f_C(x) − E_{z} f_C(G(z, c)) ‖²₂

@@ -213,7 +213,6 @@ class Classifier(nn.Module):
 # ----------------------------------------------------------------------------- the semi-supervised GAN's (notebook 11)
 
 IMAGE_SHAPE = (1, 28, 28)
-N_CLASSES = NUM_CLASSES
 
 
 class GaussianNoise(nn.Module):
@@ -244,7 +243,7 @@ class NoisyMLPDiscriminator(nn.Module):
             layers += [wn(nn.Linear(width, h)), nn.ReLU()]                      # (B, h)
             width = h
         self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(GaussianNoise(hidden_noise), wn(nn.Linear(width, N_CLASSES)))   # (B, K)
+        self.head = nn.Sequential(GaussianNoise(hidden_noise), wn(nn.Linear(width, NUM_CLASSES)))   # (B, K)
         if weight_norm and fixed_scales:
             for scale in self.hidden_scales():
                 scale.requires_grad_(False)        # set by init_from_data, never trained

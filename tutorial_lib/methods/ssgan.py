@@ -54,13 +54,12 @@ from dataclasses import dataclass
 import torch
 
 from tutorial_lib import checks, data, losses
-from tutorial_lib.nets import GaussianNoise, MLPGenerator, NoisyMLPDiscriminator  # noqa: F401  (11 uses ssgan.GaussianNoise)
+from tutorial_lib.nets import IMAGE_SHAPE, NUM_CLASSES, GaussianNoise, MLPGenerator, NoisyMLPDiscriminator  # noqa: F401  (11 uses ssgan.GaussianNoise)
 from tutorial_lib.methods.base import Batch, Method, Phase
 
 Tensor = torch.Tensor
-N_CLASSES = 10
+N_CLASSES = NUM_CLASSES
 """K, the number of real classes (the ten digits)."""
-IMAGE_SHAPE = (1, 28, 28)
 
 
 def hold_then_decay(progress: float) -> float:
