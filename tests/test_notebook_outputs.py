@@ -10,9 +10,6 @@ PNGs, whose labels cannot be read back). Three checks per notebook:
   matplotlib artists (``Text(0.5, 1.0, …)``), raw dicts, unlabelled matrices, numpy or torch reprs;
 * every axis drawn with tick labels has a label (image grids, with their axes off, need none);
 * no figure is shown twice (a cell never holds more PNGs than the figures it drew).
-
-Notebooks 04–07 are other chapters' work in progress: they are expected to fail for now
-(xfail, not strict) and their failures list what is left to label.
 """
 import json
 import re
@@ -22,8 +19,6 @@ import pytest
 from tutorial_lib import figure_audit, runtime
 
 NOTEBOOKS = sorted(p.stem for p in (runtime.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-PENDING = {"04", "05", "06", "07"}
-PENDING_REASON = "chapters 04–07 are being revised separately; their figures and prints are not yet checked"
 
 DUMPS = [
     (re.compile(r"object at 0x[0-9a-fA-F]+"), "an object's default repr"),
@@ -37,8 +32,7 @@ DUMPS = [
 
 
 def _params():
-    return [pytest.param(stem, id=stem, marks=[pytest.mark.xfail(strict=False, reason=PENDING_REASON)]
-                         if stem[:2] in PENDING else []) for stem in NOTEBOOKS]
+    return [pytest.param(stem, id=stem) for stem in NOTEBOOKS]
 
 
 def executed(run, stem):

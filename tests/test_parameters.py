@@ -47,3 +47,19 @@ def test_the_kernel_keeps_its_transport_warning_off_the_console(tmp_path, capfd)
     outcome = jobs.run_notebook(NOTEBOOK, tmp_path / "out.ipynb", {"epochs": 0})
     assert not outcome.ok and "epochs=0" in outcome.error     # the kernel ran and reported the bad parameter
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_the_lecture_preset_never_lengthens_and_reads_a_zero_limit_as_all(capsys):
+    from tutorial_lib import parameters
+    namespace = {"train_limit": 0, "epochs": 20, "eval_seeds": 1, "counts": [20, 50, 100], "draws": [0]}
+    changed = parameters.lecture_preset(namespace, {"train_limit": 5120, "epochs": 2, "eval_seeds": 3,
+                                                    "counts": [100], "draws": [0, 1]}, models_shrink=True)
+    assert namespace == {"train_limit": 5120, "epochs": 2, "eval_seeds": 1, "counts": [100], "draws": [0]}
+    assert changed == {"train_limit": (0, 5120), "epochs": (20, 2), "counts": ([20, 50, 100], [100])}
+    out = capsys.readouterr().out
+    assert out.startswith("LECTURE PRESET: smaller models and shorter runs for a live class (train_limit 0 -> 5120")
+    assert "not its quality" in out
+    small = {"train_limit": 256, "epochs": 1}                   # smoke mode: already smaller, left alone
+    assert parameters.lecture_preset(small, {"train_limit": 5120, "epochs": 2}) == {}
+    assert small == {"train_limit": 256, "epochs": 1}
+    assert "shorter extra runs" in capsys.readouterr().out

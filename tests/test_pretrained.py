@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tutorial_lib import data, methods, parameters, runtime, training
+from tutorial_lib import data, files, methods, parameters, runtime, training
 from tutorial_lib.training import checkpoints, shipped
 from tutorial_lib.commands import jobs, pretrained
 
@@ -136,6 +136,22 @@ def test_ship_run_refuses_an_unfinished_run(tmp_path, runs_dir, one_thread):
         pretrained.ship_run(run_dir, "04_vae", None, tmp_path, torch.device("cpu"))
 
 
+def test_ship_run_files_a_model_with_nothing_to_sample_with_its_test_accuracy(tmp_path, runs_dir, one_thread):
+    """11's labels-only baseline has no generator: it ships without an FD, its last test accuracy in the record."""
+    from tutorial_lib.methods import ssgan
+    train, test = data.load("mnist-sample", "train", limit=300), data.load("mnist-sample", "test")
+    torch.manual_seed(0)
+    model = methods.SSGAN(methods.SSGANConfig(n_labels=20, gan=False, d_hidden=(32,), polyak_decay=0.0))
+    model.attach_labels(train)
+    history = training.fit(model, train, epochs=1, batch_size=50, seed=0, progress=False, callbacks=[
+        training.callbacks.EpochMetric(lambda m: {"test_accuracy": ssgan.test_accuracy(m, test)})])
+    record = pretrained.ship_run(Path(history.run["run_dir"]), "11_semi_supervised_gan", None, tmp_path,
+                                 torch.device("cpu"))
+    assert record["fd"] is None
+    assert record["final_epoch"]["test_accuracy"] == history.epochs[-1]["test_accuracy"]
+    assert f"test accuracy {100 * history.epochs[-1]['test_accuracy']:.2f} %" in shipped.summary(record)
+
+
 # ----------------------------------------------------------------------------- what actually ships
 
 INDEX = shipped.read_index(Path(shipped.__file__).parent.parent / "shipped")
@@ -194,3 +210,39 @@ def test_a_failed_notebook_in_build_keeps_its_old_models_and_the_build_exits_non
     assert dict(os.environ) == environment             # the kernels get their settings; this process is unchanged
     assert json.loads((out / shipped.INDEX).read_text())["models"] == {"old": old}
     assert (out / "old.pt").exists()
+
+
+def test_build_gives_the_kernels_absolute_folders_when_asked_for_relative_ones(tmp_path, monkeypatch):
+    """The kernels run in notebooks/: a relative --runs handed on as it was named a folder that does not
+    exist there (the first build of 11 stopped at its first checkpoint with RunsFolderError)."""
+    out = tmp_path / "shipped"
+    out.mkdir()
+    seen = {}
+
+    def records(source, output, parameters=None, progress=False, env=None):
+        seen.update(env)
+        return jobs.Outcome(source.stem, False, 0.0, output, "stopped by the test")
+    monkeypatch.setattr(jobs, "run_notebook", records)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(pretrained.BuildFailed):
+        pretrained.build(["04_vae"], runs=Path("relative-runs"), out=Path("shipped"), device="cpu", progress=False)
+    assert Path(seen[files.RUNS_ENV]) == tmp_path / "relative-runs"
+    assert Path(seen[shipped.SHIPPED_ENV]).is_absolute()
+
+
+def test_a_build_keeps_the_models_another_build_shipped_while_it_ran(tmp_path, monkeypatch):
+    """Two builds side by side (e.g. 05 and 11): each writes the index as it finds it at its end."""
+    out = tmp_path / "shipped"
+    out.mkdir()
+    (out / shipped.INDEX).write_text(json.dumps({"models": {}, "names": {}}))
+    other = {"key": "ssgan-x", "notebook": "11_semi_supervised_gan", "name": None, "file": "ssgan-x.pt"}
+
+    def meanwhile(source, output, parameters=None, progress=False, env=None):
+        (out / "ssgan-x.pt").write_bytes(b"weights")      # the other build finishes first
+        (out / shipped.INDEX).write_text(json.dumps({"models": {"ssgan-x": other}, "names": {}}))
+        return jobs.Outcome(source.stem, False, 0.0, output, "stopped by the test")
+    monkeypatch.setattr(jobs, "run_notebook", meanwhile)
+    with pytest.raises(pretrained.BuildFailed):
+        pretrained.build(["05_gan"], runs=tmp_path / "runs", out=out, device="cpu", progress=False)
+    assert json.loads((out / shipped.INDEX).read_text())["models"] == {"ssgan-x": other}
+    assert (out / "ssgan-x.pt").exists()

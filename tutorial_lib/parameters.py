@@ -18,20 +18,32 @@ WHERE_ONLY = frozenset({"results_json", "figures_dir", "data_root", "device", "l
 here, not how it is trained: changing them keeps a run (and what it exports) the series' own."""
 
 
-def lecture_preset(namespace: dict, shorter: dict[str, Any], skipped: str = "") -> dict:
+ALL_WHEN_ZERO = frozenset({"train_limit"})
+"""Limits where 0 means "no limit": the preset treats 0 as larger than any value it asks for."""
+
+
+def lecture_preset(namespace: dict, shorter: dict[str, Any], skipped: str = "", models_shrink: bool = False) -> dict:
     """The lecture preset: set the extra runs' settings in ``shorter`` (a notebook's ``globals()``
     is ``namespace``), never making anything longer than it already is (so smoke mode stays
-    small), and say in one line what it changed. The series' models are not among them."""
+    small), and say in one line what it changed. The series' models are not among them, unless
+    ``models_shrink`` (a notebook whose models do not ship yet: then the line says its figures are
+    a lecture's, from smaller, shorter-trained models, and not the chapter's)."""
     changed = {}
     for name, value in shorter.items():
         old = namespace[name]
-        new = (min(old, value) if isinstance(value, (int, float)) and not isinstance(value, bool)
-               else value if isinstance(value, list) and len(value) < len(old) else old)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            new = value if (name in ALL_WHEN_ZERO and old == 0) else min(old, value)
+        else:
+            new = value if isinstance(value, list) and len(value) < len(old) else old
         if new != old:
             namespace[name], changed[name] = new, (old, new)
     what = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
-    print("LECTURE PRESET: shorter extra runs for a live class (" + (what or "nothing to shorten here")
-          + ")" + (f"; {skipped}" if skipped else "") + ". The series' model is the same as at the defaults.")
+    same = ("The models are smaller and trained for less than at the defaults: these figures show the method "
+            "at work, not its quality (for that, run the defaults on a GPU)." if models_shrink and changed
+            else "The series' model is the same as at the defaults.")
+    kind = "smaller models and shorter runs" if models_shrink else "shorter extra runs"
+    print(f"LECTURE PRESET: {kind} for a live class (" + (what or "nothing to shorten here")
+          + ")" + (f"; {skipped}" if skipped else "") + ". " + same)
     return changed
 
 

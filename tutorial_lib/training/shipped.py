@@ -84,6 +84,9 @@ def summary(record: dict) -> str:
     run = record["run"]
     fd = record.get("fd")
     quality = f"; FD {fd['mean']:.1f} ± {fd['std']:.1f} (N = {fd['n']:,})" if fd else ""
+    accuracy = record.get("final_epoch", {}).get("test_accuracy")
+    if accuracy is not None:
+        quality += f"; test accuracy {100 * accuracy:.2f} %"
     epochs = run.get("epochs_trained")
     return (f"{record.get('name') or record['key']}: {record.get('notebook', '?')} at its defaults, "
             f"{epochs} epoch{'' if epochs == 1 else 's'} on {run.get('dataset')} in "
