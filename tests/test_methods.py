@@ -252,3 +252,45 @@ def test_evaluating_the_ex_post_mixture_leaves_the_shared_aegan_in_eval_mode_and
     assert not model.training
     model.sample(64)                                          # in eval mode: running statistics untouched
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_polyak_step_matches_the_average_by_hand_and_handles_batch_norm_buffers():
+    from tutorial_lib.methods.base import polyak_step
+    model, average = torch.nn.BatchNorm1d(1), torch.nn.BatchNorm1d(1)
+    steps, by_hand = torch.zeros(()), 0.0
+    for t, value in enumerate([1.0, 2.0, 4.0], start=1):
+        with torch.no_grad():
+            model.weight.fill_(value)
+            model.running_mean.fill_(-value)
+            model.num_batches_tracked.fill_(10 * t)
+        polyak_step(average, model, steps, beta=0.5, buffers=True)
+        alpha = 0.5 / (1 - 0.5 ** t)                       # α_1 = 1: the first step copies
+        by_hand += alpha * (value - by_hand)
+        assert average.weight.item() == pytest.approx(by_hand)
+        assert average.running_mean.item() == pytest.approx(-by_hand)     # averaged as the weights are
+        assert average.num_batches_tracked.item() == 10 * t               # an integer buffer is copied
+    # the bias-corrected average: Σ_t (1 − β) β^(T−t) v_t / (1 − β^T) = (⅛·1 + ¼·2 + ½·4) / ⅞ = 3
+    assert average.weight.item() == pytest.approx(3.0)
+
+
+def test_the_gan_samples_from_its_average_in_eval_mode_and_trains_the_raw_generator():
+    gan = methods.build("gan", width=8, polyak_decay=0.9, lr=1e-3, lr_d=4e-3)
+    opt = gan.optimizers()
+    assert opt["discriminator"].param_groups[0]["lr"] == 4e-3 and opt["generator"].param_groups[0]["lr"] == 1e-3
+    d_phase, g_phase = gan.phases()
+    assert d_phase.after_step is None and g_phase.after_step == gan.update_average
+    gan.eval()
+    assert gan.sampler() is gan.generator                 # nothing averaged yet: the trained weights
+    with torch.no_grad():
+        for p in gan.generator.parameters():
+            p.add_(1.0)
+    gan.update_average()                                  # α_1 = 1 (up to float32 rounding): a copy
+    for mean, now in zip(gan.averaged.parameters(), gan.generator.parameters()):
+        torch.testing.assert_close(mean, now)
+    assert gan.sampler() is gan.averaged
+    gan.train()
+    assert gan.sampler() is gan.generator                 # the losses always see the weights being trained
+    assert not any(p.requires_grad for p in gan.averaged.parameters())
+    assert methods.build("gan", width=8).config()["polyak_decay"] == methods.GANConfig().polyak_decay
+    with pytest.raises(ValueError, match="polyak_decay"):
+        methods.GANConfig(polyak_decay=1.0)

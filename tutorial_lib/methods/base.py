@@ -129,3 +129,26 @@ def gradient_norms(terms: dict[str, Tensor], params) -> dict[str, float]:
         norms[name] = float(torch.stack(squares).sum().sqrt()) if squares else 0.0
     return norms
 
+
+
+@torch.no_grad()
+def polyak_step(average: nn.Module, model: nn.Module, steps: Tensor, beta: float, buffers: bool = False) -> None:
+    """One step t = 1, 2, ... of the Polyak (exponential moving) average of ``model``'s weights kept in
+    ``average``, a second copy of the network that gradients never train; ``steps`` (a device scalar) counts t:
+
+        average_t = average_{t−1} + α_t (weights_t − average_{t−1}),   α_t = (1 − β) / (1 − β^t)
+
+    The factor 1/(1 − β^t) is Adam's bias correction: α_1 = 1 copies the weights, the first updates are
+    averaged nearly uniformly, and after ~1/(1 − β) updates α is 1 − β. ``buffers=True`` averages the
+    floating-point buffers too (batch norm's running statistics, so that the averaged network normalises
+    with statistics that belong to its own weights) and copies the others (batch norm's step count)."""
+    steps.add_(1)
+    alpha = (1 - beta) / (1 - beta ** steps)
+    pairs = list(zip(average.parameters(), model.parameters()))
+    if buffers:
+        pairs += list(zip(average.buffers(), model.buffers()))
+    for mean, now in pairs:
+        if mean.is_floating_point():
+            mean.lerp_(now, alpha)
+        else:
+            mean.copy_(now)

@@ -15,13 +15,14 @@ WGAN (Arjovsky et al. 2017) / WGAN-GP (Gulrajani et al. 2017), each iteration:
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from tutorial_lib import checks, losses, nets
-from tutorial_lib.methods.base import Batch, Method, Phase, gradient_norms, linear_decay
+from tutorial_lib.methods.base import Batch, Method, Phase, gradient_norms, linear_decay, polyak_step
 
 Tensor = torch.Tensor
 ARCHS = ("dcgan", "mlp")
@@ -62,14 +63,23 @@ class GANConfig:
     generator_loss: str = "nonsaturating"
     """'nonsaturating' (−log D(G(z))), 'saturating' (log(1 − D(G(z)))) or 'feature_matching'."""
     lr: float = 2e-4
-    """Adam learning rate, both networks (DCGAN: 2e-4)."""
+    """Adam learning rate of G, and of D unless ``lr_d`` is set (DCGAN: 2e-4 for both)."""
+    lr_d: float = 0.0
+    """D's learning rate; 0: the same as ``lr``. Two time-scales (Heusel et al. 2017): D faster than G."""
     beta1: float = 0.5
     """Adam β1 (DCGAN: 0.5)."""
+    polyak_decay: float = 0.0
+    """β of a Polyak (exponential moving) average of G's weights and batch-norm statistics, updated after
+    every G update (:func:`tutorial_lib.methods.base.polyak_step`); in eval mode :meth:`GAN.sample` draws
+    from it. 0: no average, sample from the trained weights."""
 
     def __post_init__(self):
         _check_arch(self)
         checks.check_choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
         checks.check_fraction("beta1", self.beta1)
+        checks.check_non_negative("lr_d", self.lr_d)
+        if not 0 <= self.polyak_decay < 1:
+            raise ValueError(f"polyak_decay={self.polyak_decay!r} must be in [0, 1) (0: no average)")
         if self.generator_loss == "feature_matching" and self.arch != "dcgan":
             raise ValueError("generator_loss='feature_matching' needs arch='dcgan' (it matches f_D features)")
 
@@ -82,21 +92,36 @@ class GAN(Method):
         self.cfg = cfg
         self.noise_dim = cfg.latent_dim
         self.generator, self.discriminator = _build_nets(cfg, batchnorm=True)
+        if cfg.polyak_decay > 0:   # the average of G's weights that sampling uses: never trained by gradients
+            self.averaged = copy.deepcopy(self.generator).requires_grad_(False)
+            self.register_buffer("average_steps", torch.zeros((), dtype=torch.float32))
 
     def make_optimizers(self):
         betas = (self.cfg.beta1, 0.999)
-        return {"discriminator": torch.optim.Adam(self.discriminator.parameters(), self.cfg.lr, betas=betas),
+        return {"discriminator": torch.optim.Adam(self.discriminator.parameters(), self.cfg.lr_d or self.cfg.lr,
+                                                  betas=betas),
                 "generator": torch.optim.Adam(self.generator.parameters(), self.cfg.lr, betas=betas)}
 
     def phases(self) -> list[Phase]:
         opt = self.optimizers()
+        average = self.update_average if self.cfg.polyak_decay > 0 else None
         return [Phase("discriminator", opt["discriminator"], self.discriminator_loss),
-                Phase("generator", opt["generator"], self.generator_loss)]
+                Phase("generator", opt["generator"], self.generator_loss, after_step=average)]
+
+    def update_average(self) -> None:
+        """After each G update: one step of the average of G's weights and batch-norm statistics."""
+        polyak_step(self.averaged, self.generator, self.average_steps, self.cfg.polyak_decay, buffers=True)
+
+    def sampler(self) -> nn.Module:
+        """The G that :meth:`sample` uses: in training mode (the losses) the trained one; in eval mode the
+        average when there is one and it has been updated."""
+        averaged = not self.training and self.cfg.polyak_decay > 0 and bool(self.average_steps > 0)
+        return self.averaged if averaged else self.generator
 
     def sample(self, n: int, z: Tensor | None = None, y: Tensor | None = None) -> Tensor:
-        """G(z), z ~ N(0, I). Unconditional: no ``y``."""
+        """G(z), z ~ N(0, I) (in eval mode from the averaged G, if the config keeps one). Unconditional: no ``y``."""
         self.check_no_labels(y)
-        return self.generator(self.noise(n) if z is None else z)
+        return self.sampler()(self.noise(n) if z is None else z)
 
     def discriminator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """(1) update D: −E log D(x) − E log(1 − D(G(z)))."""

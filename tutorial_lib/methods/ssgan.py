@@ -55,7 +55,7 @@ import torch
 
 from tutorial_lib import checks, data, losses
 from tutorial_lib.nets import IMAGE_SHAPE, NUM_CLASSES, GaussianNoise, MLPGenerator, NoisyMLPDiscriminator  # noqa: F401  (11 uses ssgan.GaussianNoise)
-from tutorial_lib.methods.base import Batch, Method, Phase
+from tutorial_lib.methods.base import Batch, Method, Phase, polyak_step
 
 Tensor = torch.Tensor
 N_CLASSES = NUM_CLASSES
@@ -250,11 +250,7 @@ class SSGAN(Method):
         early on it is not pulled towards 0: α_1 = 1 copies the weights, the first updates are
         averaged nearly uniformly, and after ~1/(1 − β) updates α is 1 − β. With β = 0 it is a copy.
         """
-        beta = self.cfg.polyak_decay
-        self.average_steps.add_(1)
-        alpha = (1 - beta) / (1 - beta ** self.average_steps)                    # a device scalar
-        for mean, now in zip(self.averaged.parameters(), self.discriminator.parameters()):
-            mean.lerp_(now, alpha)
+        polyak_step(self.averaged, self.discriminator, self.average_steps, self.cfg.polyak_decay)
 
     # ------------------------------------------------------------------ training
     def make_optimizers(self):
