@@ -1,6 +1,10 @@
-# Run as: DATA_ROOT=/path/to/data python experiments/gan_extend.py  (needs the finished 10-epoch run copied to runs/gan-extend/gan-d0d0ecc76f)
 """Extend 05's rebuilt DCGAN (batch 64, 10 epochs) to 20 epochs, FD after each new epoch (shipped evaluator,
-10,000 samples, seed 0), to see how FD falls with more epochs at the new default."""
+10,000 samples, seed 0), to see how FD falls with more epochs at the new default.
+
+    DATA_ROOT=/path/to/data python experiments/gan_extend.py
+
+It needs the finished 10-epoch run of ``pretrained build --only 05`` copied to runs/gan-extend/gan-d0d0ecc76f
+(fit then resumes it and trains epochs 11-20); it writes docs/gan_batch64_20_epochs_cpu.json."""
 import json
 from tutorial_lib import data, evaluator, methods, metrics, training
 from tutorial_lib.training import callbacks
