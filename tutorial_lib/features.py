@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from tutorial_lib import data
+from tutorial_lib import checks, data
 
 Tensor = torch.Tensor
 ATTRIBUTES = ("slant", "thickness", "width")
@@ -129,8 +129,7 @@ def feature_axes(z: Tensor, labels: dict[str, Tensor] | None = None, classes: Te
 
     if not labels and classes is None:
         raise ValueError("feature_axes needs labels and/or classes to regress on z")
-    if not 0 <= holdout < 1:
-        raise ValueError(f"holdout={holdout!r} must be in [0, 1)")
+    checks.check_fraction("holdout", holdout)
     Z = z.detach().double().cpu().numpy()
     n = len(Z)
     order = np.random.default_rng(seed).permutation(n)

@@ -78,8 +78,7 @@ class GANConfig:
         checks.check_choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
         checks.check_fraction("beta1", self.beta1)
         checks.check_non_negative("lr_d", self.lr_d)
-        if not 0 <= self.polyak_decay < 1:
-            raise ValueError(f"polyak_decay={self.polyak_decay!r} must be in [0, 1) (0: no average)")
+        checks.check_fraction("polyak_decay", self.polyak_decay)    # 0: no average
         if self.generator_loss == "feature_matching" and self.arch != "dcgan":
             raise ValueError("generator_loss='feature_matching' needs arch='dcgan' (it matches f_D features)")
 

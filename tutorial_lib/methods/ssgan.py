@@ -161,8 +161,7 @@ class SSGANConfig:
         checks.check_positive("lr", self.lr)
         checks.check_positive("adam_eps", self.adam_eps)
         checks.check_fraction("beta1", self.beta1)
-        if not 0 <= self.polyak_decay < 1:
-            raise ValueError(f"polyak_decay={self.polyak_decay!r} must be in [0, 1) (0: test the raw weights)")
+        checks.check_fraction("polyak_decay", self.polyak_decay)    # 0: test the raw weights
 
 
 class SSGAN(Method):
@@ -239,9 +238,9 @@ class SSGAN(Method):
         self.label_cursor.copy_(last % L + 1)                                    # L: that one is used up
         return data.as_float(self.labelled_x[i]), self.labelled_y[i]
 
-    @torch.no_grad()
     def update_average(self) -> None:
-        """One step of the Polyak average of D's weights, after each D update (t = 1, 2, ...):
+        """One step of the Polyak average of D's weights (:func:`~tutorial_lib.methods.base.polyak_step`,
+        without gradients), after each D update (t = 1, 2, ...):
 
             average_t = average_{t−1} + α_t (weights_t − average_{t−1}),   α_t = (1 − β) / (1 − β^t)
 
