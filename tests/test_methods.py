@@ -218,7 +218,7 @@ def test_the_reference_vae_figures_are_compared_only_like_for_like():
     assert vae.reference_mismatch(**same) == ""
     assert vae.reference_mismatch(**{**same, "train_limit": 512}) == "only 512 training images"
     why = vae.reference_mismatch(**{**same, "dataset": "mnist-sample", "likelihood": "gaussian", "kl_weight": 4.0})
-    assert why == "dataset 'mnist-sample', not the full MNIST; a gaussian decoder, not Bernoulli; λ = 4, not 1"
+    assert why == "dataset 'mnist-sample', not the full MNIST; a gaussian decoder, not Bernoulli; λ_KL = 4, not 1"
 
 
 def test_the_mse_vae_decodes_like_the_autoencoder_and_its_loss_is_squared_error():

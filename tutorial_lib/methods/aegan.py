@@ -8,10 +8,10 @@ image discriminator.
     L_AE = 1/(n·H·W) Σ ‖x − Dec(Enc(x))‖²
     L_D1 = −E log D1(h) − E log(1 − D1(h̃))
     L_D2 = −E log D2(x') − E log(1 − D2(x̃))
-    L_G1 = −E log D1(h̃) − λ · E log D2(x̃)
+    L_G1 = −E log D1(h̃) − λ_img · E log D2(x̃)
 
 The source leaves open what x' is: ``d2_real="reconstruction"`` takes x' = Dec(Enc(x)) (as
-written), ``"data"`` takes x' = x. ``image_weight`` is λ; 0 drops D2 (a plain latent GAN).
+written), ``"data"`` takes x' = x. ``image_weight`` is λ_img; 0 drops D2 (a plain latent GAN).
 Schedules: ``"joint"`` trains every network from the first epoch; ``"sequential"`` trains the
 autoencoder alone for ``ae_epochs``, then freezes it and trains the latent GAN.
 
@@ -23,7 +23,7 @@ config's defaults are the source's AEGAN as written; notebook 07 trains :data:`S
                              and centre while the autoencoder trains; still no KL term
     g1_output_norm=True      h̃ = BN(G1(z)) likewise, so G1 need not learn the scale either
     latent_critic="wgan-gp"  D1 becomes a critic f with a gradient penalty:
-                             L_D1 = E f(h̃) − E f(h) + 10·E(‖∇f(ĥ)‖ − 1)²,  L_G1 = −E f(h̃) − λ E log D2(x̃)
+                             L_D1 = E f(h̃) − E f(h) + 10·E(‖∇f(ĥ)‖ − 1)²,  L_G1 = −E f(h̃) − λ_img E log D2(x̃)
     d1_spectral_norm=True    spectral normalisation of D1's layers (Miyato et al. 2018)
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ class AEGANConfig:
     latent_hidden: int = 256
     """Hidden units of G1 and D1 (MLPs)."""
     image_weight: float = 1.0
-    """λ: weight of the image discriminator D2 in G1's loss; 0 disables D2."""
+    """λ_img: weight of the image discriminator D2 in G1's loss; 0 disables D2."""
     d2_real: str = "reconstruction"
     """What D2 sees as real: 'reconstruction' (x' = Dec(Enc(x)), the source) or 'data' (x' = x)."""
     schedule: str = "joint"

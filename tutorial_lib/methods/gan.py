@@ -174,7 +174,7 @@ class WGANConfig:
     constraint: str = "gp"
     """How the critic is kept 1-Lipschitz: 'gp' (gradient penalty) or 'clip' (weight clipping)."""
     gp_weight: float = 10.0
-    """λ of the gradient penalty (Gulrajani et al.: 10)."""
+    """λ_GP, the weight of the gradient penalty (Gulrajani et al.: 10)."""
     clip_value: float = 0.01
     """c of weight clipping: every critic weight is clamped to [−c, c] (Arjovsky et al.: 0.01)."""
     critic_steps: int = 5
@@ -231,7 +231,7 @@ class WGAN(Method):
             p.clamp_(-self.cfg.clip_value, self.cfg.clip_value)
 
     def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
-        """(1) update f: E f(G(z)) − E f(x)  [+ λ E(‖∇f(x̂)‖ − 1)²]."""
+        """(1) update f: E f(G(z)) − E f(x)  [+ λ_GP E(‖∇f(x̂)‖ − 1)²]."""
         x_real = batch.x
         x_fake = self.sample(len(x_real)).detach()
         loss = losses.critic_loss(self.critic(x_real), self.critic(x_fake))

@@ -14,8 +14,8 @@ For a pair (x_s, x_a) the generator draws x′ = G(f_I(x_s), z_a), z_a ~ q(z | x
 source writes them (weights λ are ours to set; see :class:`IPGANConfig`):
 
     L_I  = −E log P(c_s | x_s)                                  (I on real images)
-    L_KL = ½ (μᵀμ + Σ_j (exp(ε_j) − ε_j − 1)),  ε = log σ²      (A's code; the usual KL to N(0, I))
-    L_GR = ½ ‖x_a − x′‖²  if x_s = x_a,   λ/2 ‖x_a − x′‖²  otherwise
+    L_KL = ½ (μᵀμ + Σ_j (σ²_j − log σ²_j − 1))      (A's code; the usual KL to N(0, I))
+    L_GR = ½ ‖x_a − x′‖²  if x_s = x_a,   λ_GR/2 ‖x_a − x′‖²  otherwise
     L_C  = −E log P(c_s | x_s)                                  (C on real images)
     L_GC = ½ ‖f_C(x′) − f_C(x_s)‖²                              (x′ should read as x_s's identity)
     L_D  = −E log D(x_a) − E log(1 − D(x′))
@@ -51,7 +51,7 @@ IDENTITY_DIM = 256
 # ============================================================================ the losses
 
 def identity_reconstruction_loss(x_a: Tensor, x_gen: Tensor, same: Tensor, weight_different: float) -> Tensor:
-    """IP-GAN's L_GR (primary source): ½‖x_a − x′‖² for a pair with x_s = x_a, λ/2 ‖x_a − x′‖² otherwise.
+    """IP-GAN's L_GR (primary source): ½‖x_a − x′‖² for a pair with x_s = x_a, λ_GR/2 ‖x_a − x′‖² otherwise.
 
     same (B,) bool: whether example i's two source images are one image. x_a, x_gen (B, ...) ->
     scalar   [sum over pixels, mean over batch]
@@ -75,7 +75,7 @@ class IPGANConfig:
     """Settings of :class:`IPGAN`.
 
     The source gives no loss weights for IP-GAN, and the paper's were not checked for this code: the
-    defaults (1 on L_KL, L_GC and L_GD; λ = 0.1 in L_GR) are our choice for digits. They are IP-GAN's own:
+    defaults (1 on L_KL, L_GC and L_GD; λ_GR = 0.1 in L_GR) are our choice for digits. They are IP-GAN's own:
     CVAE-GAN's λ_KL = 3 belongs to another model with another code size (notebook 10 passes its own
     ``ipgan_kl_weight``, 1 by default, not CVAE-GAN's ``kl_weight``).
     """
@@ -87,7 +87,7 @@ class IPGANConfig:
     """Weight of L_KL on A's code (the source gives none; ours, 1: the plain KL of a VAE's negative ELBO
     beside the full-weight ½‖x_a − x′‖² of a pair with x_s = x_a; not CVAE-GAN's λ_KL)."""
     different_weight: float = 0.1
-    """λ of L_GR for pairs of two different images (the source gives none; ours)."""
+    """λ_GR, the weight of L_GR for pairs of two different images (the source gives none; ours)."""
     same_fraction: float = 0.5
     """Share of the pairs in a batch with x_s = x_a (the rest pair each x_s with another image of the batch)."""
     classifier_weight: float = 1.0

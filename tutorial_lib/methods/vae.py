@@ -1,10 +1,10 @@
 """The variational autoencoder (Kingma & Welling 2014), as the primary source derives it.
 
-    L(x) = E_{z~q(z|x)}[−log p(x|z)] + λ · KL(q(z|x) ‖ N(0, I))
+    L(x) = E_{z~q(z|x)}[−log p(x|z)] + λ_KL · KL(q(z|x) ‖ N(0, I))
 
 q(z|x) = N(μ(x), diag σ²(x)) is the encoder; z = μ + σ ⊙ ε with ε ~ N(0, I) (reparameterisation);
 p(x|z) is the decoder: Bernoulli over pixel intensities in [0, 1] (binary cross-entropy) by
-default, or Gaussian with a fixed σ (squared error / 2σ²). λ = 1 gives the negative ELBO.
+default, or Gaussian with a fixed σ (squared error / 2σ²). λ_KL = 1 gives the negative ELBO.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class VAEConfig:
     sigma: float = 0.1
     """The Gaussian decoder's fixed standard deviation, in [0, 1] intensity units."""
     kl_weight: float = 1.0
-    """λ, the weight of the KL term (β in β-VAE); 1 is the true ELBO."""
+    """λ_KL, the weight of the KL term (β in β-VAE); 1 is the true ELBO."""
     width: int = 32
     """Channels of the first convolution (the second has twice as many)."""
     lr: float = 1e-3
@@ -96,7 +96,7 @@ class VAE(Method):
         return loss, {"recon": recon.mean().detach(), "kl": kl.mean().detach()}
 
     def nelbo(self, x: Tensor) -> Tensor:
-        """Negative ELBO per example, (B,), nats (λ = 1 whatever the training λ)."""
+        """Negative ELBO per example, (B,), nats (λ_KL = 1 whatever the training λ_KL)."""
         recon, kl = self.terms(x)
         return recon + kl
 
@@ -123,7 +123,7 @@ def test_nelbo(vae: VAE, test: data.Split, batch_size: int = 1000) -> float:
 
 
 REFERENCE_NELBO = {1: 127.1, 10: 105.4}
-"""pytorch/examples' MLP VAE, run unmodified (full MNIST, Bernoulli decoder, λ = 1, batch 128): test
+"""pytorch/examples' MLP VAE, run unmodified (full MNIST, Bernoulli decoder, λ_KL = 1, batch 128): test
 negative ELBO in nats after 1 and 10 epochs."""
 
 
@@ -133,6 +133,6 @@ def reference_mismatch(*, dataset: str, train_limit: int, likelihood: str, kl_we
         (dataset != "mnist", f"dataset {dataset!r}, not the full MNIST"),
         (bool(train_limit), f"only {train_limit} training images"),
         (likelihood != "bernoulli", f"a {likelihood} decoder, not Bernoulli"),
-        (kl_weight != 1.0, f"λ = {kl_weight:g}, not 1"),
+        (kl_weight != 1.0, f"λ_KL = {kl_weight:g}, not 1"),
         (batch_size != 128, f"batch size {batch_size}, not 128")] if bad]
     return "; ".join(differences)
