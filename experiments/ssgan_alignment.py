@@ -5,11 +5,20 @@
 
 Trains one :class:`tutorial_lib.methods.SSGAN` with ``training.fit`` (so a stopped run resumes) at
 notebook 11's defaults (100 labels, draw 0, 50 epochs, batch 100, seed 0) and the library's config
-defaults, which follow the authors' final MNIST code. ``--variant`` changes one thing:
+defaults, which follow the authors' final MNIST code. ``--variant`` says which:
 
-    aligned        the defaults (fixed hidden scales, Polyak average, constant rate, tiled labels, uniform z)
-    train-scales   every weight-norm scale trains (fixed_scales=False)
-    decay          the rate held for two thirds of the run, then linearly to 0 (lr_decay=True)
+    authors-nets   the defaults: fixed hidden scales, Polyak average, constant rate, tiled labels, uniform z,
+                   and (since 2026-12-05) D's weight directions v ~ N(0, 0.1²), G as the authors build it and
+                   feature matching as their mean of squares (``d_init_std``, ``authors_generator``, ``fm_mean``)
+    d-init         the defaults but the series' G and the source's ½‖·‖² feature matching
+    aligned        the recipe of 2026-12-04: also PyTorch's default init of D (U(±1/√fan_in), ‖v‖ ≈ 0.58 per
+                   unit against the authors' 1.6–3.2: Adam, which moves a direction by about lr/‖v‖ per step,
+                   then turns D's directions 3–5× faster)
+    train-scales   aligned, with every weight-norm scale trained (fixed_scales=False)
+    decay          aligned, with the rate held for two thirds of the run, then linearly to 0 (lr_decay=True)
+
+The runs of 2026-12-05 (d-init, authors-nets) were made while these settings lived in this script (a subclass
+that re-initialised the networks after building them): the same configs and recipes, other random draws.
 
 After every epoch it measures the test accuracy on all 10,000 test images twice, with the Polyak
 averaged weights and with the raw ones (so one run gives the averaged-vs-raw comparison), and
@@ -29,7 +38,10 @@ from tutorial_lib import data, files, methods, runtime, training
 from tutorial_lib.training import callbacks
 from tutorial_lib.methods import ssgan
 
-VARIANTS = {"aligned": {}, "train-scales": {"fixed_scales": False}, "decay": {"lr_decay": True}}
+OLD_NETS = {"d_init_std": 0.0, "authors_generator": False, "fm_mean": False}   # before 2026-12-05
+VARIANTS = {"aligned": OLD_NETS, "train-scales": {**OLD_NETS, "fixed_scales": False},
+            "decay": {**OLD_NETS, "lr_decay": True}, "d-init": {"authors_generator": False, "fm_mean": False},
+            "authors-nets": {}}
 
 
 class WriteJSON(training.Callback):
@@ -50,7 +62,7 @@ class WriteJSON(training.Callback):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--variant", choices=sorted(VARIANTS), default="aligned")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="authors-nets")
     parser.add_argument("--n-labels", type=int, default=100)
     parser.add_argument("--label-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=50)

@@ -148,9 +148,36 @@ def test_the_losses_of_one_iteration_by_hand(tiny):
     z = torch.rand(16, SMALL["latent_dim"])
     f_real, f_fake = d.features(x), d.features(g(z))
     assert f_real.shape == (16, SMALL["d_hidden"][-1])
-    expected = 0.5 * (f_real.mean(0) - f_fake.mean(0)).pow(2).sum()
+    expected = (f_real.mean(0) - f_fake.mean(0)).pow(2).mean()      # the authors': mean of squares over features
     torch.manual_seed(2)
-    assert torch.allclose(model.generator_loss(batch)[0], expected, atol=1e-5)
+    assert torch.allclose(model.generator_loss(batch)[0], expected, atol=1e-6)
+    model.cfg.fm_mean = False                                          # the source's ½‖·‖²
+    torch.manual_seed(2)
+    assert torch.allclose(model.generator_loss(batch)[0], 0.5 * (f_real.mean(0) - f_fake.mean(0)).pow(2).sum(),
+                          atol=1e-5)
+
+
+def test_the_networks_are_initialised_as_the_authors_code_does():
+    torch.manual_seed(0)
+    model = methods.build("ssgan", n_labels=20, **SMALL)
+    fan_in = [784, *SMALL["d_hidden"]]
+    directions = [m.parametrizations.weight.original1 for m in model.discriminator.modules()
+                  if hasattr(m, "parametrizations")]
+    for v, n_in in zip(directions, fan_in):            # v ~ N(0, 0.1²): each unit's ‖v‖ near 0.1 √fan_in
+        assert v.std().item() == pytest.approx(0.1, rel=0.15)
+        assert v.norm(dim=1).mean().item() == pytest.approx(0.1 * math.sqrt(n_in), rel=0.15)
+    plain = methods.build("ssgan", n_labels=20, d_init_std=0.0, authors_generator=False, **SMALL)
+    v = next(m.parametrizations.weight.original1 for m in plain.discriminator.modules() if hasattr(m, "parametrizations"))
+    assert v.abs().max().item() <= 1 / math.sqrt(784)  # PyTorch's default: U(±1/√fan_in)
+
+    norms = [m for m in model.generator.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(norms) == 2 and all(not n.weight.requires_grad and torch.all(n.weight == 1) for n in norms)
+    out = model.generator.net[6]
+    assert torch.all(out.parametrizations.weight.original0 == 0.5)   # tanh(a/2·…) = their sigmoid with scale 1
+    trained = {id(p) for p in model.optimizers()["generator"].param_groups[0]["params"]}
+    assert trained == {id(p) for p in model.generator.parameters() if p.requires_grad}
+    assert not any(id(n.weight) in trained for n in norms) and id(out.parametrizations.weight.original0) in trained
+    assert all(n.weight.requires_grad for n in plain.generator.modules() if isinstance(n, torch.nn.BatchNorm1d))
 
 
 def _params(module):

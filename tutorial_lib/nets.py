@@ -232,18 +232,23 @@ class NoisyMLPDiscriminator(nn.Module):
     """Images (B, 1, 28, 28) -> K class logits (B, K); ``features`` is the last hidden layer f (B, F)."""
 
     def __init__(self, hidden: tuple[int, ...], input_noise: float, hidden_noise: float, weight_norm: bool,
-                 fixed_scales: bool = False):
+                 fixed_scales: bool = False, init_std: float = 0.0):
         super().__init__()
-        wn = nn.utils.parametrizations.weight_norm if weight_norm else (lambda layer: layer)
+        def linear(n_in: int, n_out: int) -> nn.Module:
+            layer = nn.Linear(n_in, n_out)
+            if init_std > 0:            # the weights (with weight norm: the directions v) ~ N(0, init_std²)
+                nn.init.normal_(layer.weight, 0.0, init_std)
+            return nn.utils.parametrizations.weight_norm(layer) if weight_norm else layer
+
         layers: list[nn.Module] = [nn.Flatten(), GaussianNoise(input_noise)]   # (B, 784)
         width = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
         for i, h in enumerate(hidden):
             if i:
                 layers.append(GaussianNoise(hidden_noise))
-            layers += [wn(nn.Linear(width, h)), nn.ReLU()]                      # (B, h)
+            layers += [linear(width, h), nn.ReLU()]                             # (B, h)
             width = h
         self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(GaussianNoise(hidden_noise), wn(nn.Linear(width, NUM_CLASSES)))   # (B, K)
+        self.head = nn.Sequential(GaussianNoise(hidden_noise), linear(width, NUM_CLASSES))   # (B, K)
         if weight_norm and fixed_scales:
             for scale in self.hidden_scales():
                 scale.requires_grad_(False)        # set by init_from_data, never trained
@@ -282,14 +287,29 @@ class NoisyMLPDiscriminator(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    """z (B, latent) -> images (B, 1, 28, 28) in [-1, 1]: two batch-normalised softplus layers, tanh."""
+    """z (B, latent) -> images (B, 1, 28, 28) in [-1, 1]: two batch-normalised softplus layers, tanh.
 
-    def __init__(self, latent_dim: int, hidden: int):
+    ``as_authors=True`` builds it as Salimans et al.'s MNIST code does: Glorot-uniform weights, batch norm
+    with a shift but no scale, and a weight-normalised output layer whose trained scale starts at ½ (with
+    tanh(a) = 2 sigmoid(2a) − 1 that is their sigmoid output with scale 1, on pixels in [-1, 1])."""
+
+    def __init__(self, latent_dim: int, hidden: int, as_authors: bool = False):
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(latent_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.Softplus(),   # (B, h)
             nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden), nn.Softplus(),       # (B, h)
             nn.Linear(hidden, IMAGE_SHAPE[1] * IMAGE_SHAPE[2]), nn.Tanh())                     # (B, 784)
+        if as_authors:
+            for m in self.net:
+                if isinstance(m, nn.Linear):
+                    nn.init.xavier_uniform_(m.weight)
+                elif isinstance(m, nn.BatchNorm1d):
+                    m.weight.requires_grad_(False)            # no scale: stays 1
+            out = self.net[6]
+            nn.init.zeros_(out.bias)
+            self.net[6] = nn.utils.parametrizations.weight_norm(out)
+            with torch.no_grad():
+                self.net[6].parametrizations.weight.original0.fill_(0.5)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).view(-1, *IMAGE_SHAPE)
