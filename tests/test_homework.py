@@ -1,4 +1,4 @@
-"""Build it yourself (04–07): at the smoke setting the solution passes, typical wrong models fail, and an
+"""Build it yourself (04–07, 10, 11): at the smoke setting the solution passes, typical wrong models fail, and an
 untouched stub says 'not attempted' without training anything."""
 import importlib.util
 
@@ -20,7 +20,7 @@ def solution(notebook):
 
 
 SOLVED = {nb: getattr(solution(nb), name) for nb, name in
-          (("04", "MyVAE"), ("05", "MyGAN"), ("06", "MyWGANGP"), ("07", "MyAEGAN"))}
+          (("04", "MyVAE"), ("05", "MyGAN"), ("06", "MyWGANGP"), ("07", "MyAEGAN"), ("10", "MyCVAEGAN"), ("11", "MySSGAN"))}
 
 
 # ---------------------------------------------------------------- wrong models, written as a student would
@@ -140,14 +140,98 @@ class AEGANG1Sign(methods.AEGAN):
                 + F.softplus(self.image_discriminator(self.decode(h_fake))).mean()), {}
 
 
+def _ssgan_d(unsupervised):
+    class D(methods.SSGAN):
+        def discriminator_loss(self, batch):
+            x_labelled, y_labelled = self.labelled_batch(len(batch.x))
+            supervised = F.cross_entropy(self.discriminator(x_labelled), y_labelled)
+            x_fake = self.sample(len(batch.x)).detach()
+            return supervised + 0.5 * unsupervised(self.discriminator(batch.x), self.discriminator(x_fake)), {}
+    return D
+
+
+def _log_z(logits):
+    return torch.logsumexp(logits, dim=1)
+
+
+SSGANNoUnsupervised = _ssgan_d(lambda real, fake: real.sum() * 0)      # the labels alone teach D
+SSGANSwapped = _ssgan_d(lambda real, fake: F.softplus(-_log_z(fake)).mean() + F.softplus(_log_z(real)).mean())
+SSGANFakeClassLearned = _ssgan_d(   # a K+1-th logit, the mean of the K, stands in for the fixed 0 of the fake class
+    lambda real, fake: (torch.logsumexp(torch.cat([real, real.mean(1, keepdim=True)], 1), 1) - _log_z(real)).mean()
+    + (torch.logsumexp(torch.cat([fake, fake.mean(1, keepdim=True)], 1), 1)
+       - fake.mean(1)).mean())
+
+
+class SSGANReadsLabels(methods.SSGAN):
+    """D's supervised term on the unlabelled batch with its own labels: every label of the training set is used."""
+    def discriminator_loss(self, batch):
+        x_fake = self.sample(len(batch.x)).detach()
+        return (F.cross_entropy(self.discriminator(batch.x), batch.y)
+                + 0.5 * losses.ssgan_unsupervised_loss(self.discriminator(batch.x), self.discriminator(x_fake))), {}
+
+
+class SSGANFoolsD(methods.SSGAN):
+    """G trained to make D call its samples real (−log p_real(G(z))) instead of matching D's features."""
+    def generator_loss(self, batch):
+        return F.softplus(-_log_z(self.discriminator(self.sample(len(batch.x))))).mean(), {}
+
+
+def _cvaegan_d(rec_label, use_rec=True):
+    class D(methods.CVAEGAN):
+        def discriminator_loss(self, batch):
+            x, y = batch
+            with torch.no_grad():
+                mu, logvar = self.encoder(x, y)
+                x_rec = self.generator(mu + (0.5 * logvar).exp() * torch.randn_like(mu), y)
+                x_prior = self.sample(len(x), y=y)
+            real, rec, prior = (self.discriminator(v) for v in (x, x_rec, x_prior))
+            loss = F.softplus(-real).mean() + F.softplus(prior).mean()
+            if use_rec:
+                loss = loss + F.binary_cross_entropy_with_logits(rec, torch.full_like(rec, rec_label))
+            return loss, {}
+    return D
+
+
+CVAEGANNoReconstructions = _cvaegan_d(0.0, use_rec=False)      # D sees prior samples only (the old library's)
+CVAEGANReconstructionsReal = _cvaegan_d(1.0)                   # x′ taken for a real image
+
+
+def _cvaegan_g(kl_sign=1.0, pixel_mean=False, noise=True):
+    class G(methods.CVAEGAN):
+        def generator_loss(self, batch):
+            x, y = batch
+            mu, logvar = self.encoder(x, y)
+            z = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if noise else mu
+            x_rec = self.generator(z, y)
+            kl = _kl(mu, logvar).sum(1).mean()
+            pixels = (x - x_rec).pow(2).flatten(1)
+            pixels = pixels.mean(1) if pixel_mean else pixels.sum(1)
+            f = (self.discriminator.features(x).detach() - self.discriminator.features(x_rec)).pow(2).sum(1)
+            pairwise = 0.5 * (pixels + f).mean()
+            adversarial, _ = self.adversarial_terms(batch)
+            return kl_sign * self.cfg.kl_weight * kl + pairwise + sum(adversarial.values()), {}
+    return G
+
+
+CVAEGANKLSign = _cvaegan_g(kl_sign=-1.0)
+CVAEGANPixelMean = _cvaegan_g(pixel_mean=True)
+CVAEGANNoNoise = _cvaegan_g(noise=False)
+
+
 WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VAENoNoise},
          "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign},
          "06": {"batch-wide penalty": WGANBatchNorm, "one-sided penalty": WGANOneSided,
                 "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign},
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
-                "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign}}
+                "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign},
+         "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
+                "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise},
+         "11": {"no unsupervised term": SSGANNoUnsupervised, "real and fake swapped": SSGANSwapped,
+                "fake logit learned": SSGANFakeClassLearned, "G fools D": SSGANFoolsD, "reads batch.y": SSGANReadsLabels}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign"],
-             "06": ["batch-wide penalty", "critic sign"], "07": ["target in [0, 1]", "G1 sign"]}
+             "06": ["batch-wide penalty", "critic sign"], "07": ["target in [0, 1]", "G1 sign"],
+             "10": ["KL sign", "pixel mean"],
+             "11": ["no unsupervised term", "real and fake swapped", "fake logit learned", "reads batch.y"]}
 """The wrong models the smoke setting must reject (the others are measured, and reported, not asserted)."""
 
 
@@ -210,3 +294,23 @@ def test_a_failing_model_is_told_what_to_look_at_not_the_answer(splits, one_thre
     out = capsys.readouterr().out
     assert not verdict.passed and "✗ Not yet" in out and "add the KL term, or subtract it?" in out
     assert "solutions/04_vae.py" in out and "kl_normal_standard" not in out
+
+
+@pytest.mark.parametrize("figures, worse, expected", [
+    ({"KL per image": 6.8e22, "reconstruction error": 168.0}, ["FD", "reconstruction error"], "added to E's loss, or subtracted"),
+    ({"KL per image": 41.5, "reconstruction error": 106.0}, ["FD"], "is λ_KL·L_KL in E's loss?"),
+    ({"KL per image": 0.002, "reconstruction error": 158.0}, ["reconstruction error"], "summed over its own axis"),
+    ({"KL per image": 0.7, "reconstruction error": 170.0}, ["reconstruction error"], "with the encoder's own noise"),
+    ({"KL per image": 0.7, "reconstruction error": 144.0}, ["FD"], "the given feature-centre terms"),
+])
+def test_10s_hint_answers_the_mistake_its_figures_show(figures, worse, expected):
+    hint = homework.TASKS["10"].hint(figures, worse)
+    assert expected in hint
+    assert "softplus" not in hint and "kl_normal_standard" not in hint     # a nudge, not the code
+
+
+def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(splits, monkeypatch):
+    monkeypatch.setattr(homework, "train", lambda *a, **k: pytest.fail("a model that reads batch.y must not be trained"))
+    train, test, judge = splits
+    verdict = homework.judge("11", WRONG["11"]["reads batch.y"], train, test, progress=False, quiet=True)
+    assert not verdict.passed and "reads batch.y" in verdict.problem

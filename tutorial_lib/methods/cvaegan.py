@@ -289,50 +289,63 @@ class CVAEGAN(Method):
     def generator_terms(self, batch: Batch, update_centres: bool = True) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """The weighted terms of E's and G's loss on one batch, and the unweighted values to log.
 
-        Terms: 'kl' λ_KL·L_KL and 'pairwise' λ_G·L_G (with an encoder); 'centre' λ_GD·L_GD or
-        'nonsaturating' (with a discriminator); 'class_centre' λ_GC·L_GC (with a classifier). The real
-        centres of L_GD and L_GC first take this batch into their moving averages (see
-        :func:`moving_centres`); ``update_centres=False`` uses the updated centres without storing them.
+        Terms: 'kl' λ_KL·L_KL and 'pairwise' λ_G·L_G (with an encoder: :meth:`reconstruction_terms`);
+        'centre' λ_GD·L_GD or 'nonsaturating', and 'class_centre' λ_GC·L_GC (with a discriminator:
+        :meth:`adversarial_terms`), in that order, so the random draws are always made in the same order.
         """
+        terms, logs = self.reconstruction_terms(batch) if self.cfg.has_encoder else ({}, {})
+        if self.cfg.has_discriminator:
+            more, more_logs = self.adversarial_terms(batch, update_centres)
+            terms, logs = {**terms, **more}, {**logs, **more_logs}
+        return terms, logs
+
+    def reconstruction_terms(self, batch: Batch) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """E's and G's terms on the batch's own images: λ_KL·L_KL and λ_G·L_G, with x′ = G(z, c), z ~ q(z | x, c)
+        drawn with the encoder's noise, and f_D(x) (and f_C(x), with ``pairwise_classifier_features``) held
+        fixed: E and G move x′ towards x, never the other way round."""
+        cfg, (x_real, y) = self.cfg, batch
+        mu, logvar = self.encoder(x_real, y)
+        x_rec = self.generator(reparameterize(mu, logvar), y)
+        real_f, rec_f = [], []
+        if cfg.has_discriminator:
+            real_f.append(self.discriminator.features(x_real).detach())
+            rec_f.append(self.discriminator.features(x_rec))
+        if cfg.has_classifier and cfg.pairwise_classifier_features:
+            real_f.append(self.classifier.features(x_real).detach())
+            rec_f.append(self.classifier.features(x_rec))
+        kl = losses.kl_normal_standard(mu, logvar).mean()
+        pairwise = pairwise_loss(x_real, x_rec, real_f, rec_f)
+        return ({"kl": cfg.kl_weight * kl, "pairwise": cfg.pairwise_weight * pairwise},
+                {"kl": kl.detach(), "pairwise": pairwise.detach()})
+
+    def adversarial_terms(self, batch: Batch, update_centres: bool = True) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """G's terms on prior samples G(z_p, c) of the batch's classes: λ_GD·L_GD (or the non-saturating loss)
+        and, with a classifier, λ_GC·L_GC. The real centres of L_GD and L_GC first take this batch into their
+        moving averages (see :func:`moving_centres`); ``update_centres=False`` uses the updated centres without
+        storing them."""
         cfg, (x_real, y) = self.cfg, batch
         terms, logs = {}, {}
-        if cfg.has_encoder:
-            mu, logvar = self.encoder(x_real, y)
-            z = reparameterize(mu, logvar)
-            x_rec = self.generator(z, y)
-            real_f, rec_f = [], []
-            if cfg.has_discriminator:
-                real_f.append(self.discriminator.features(x_real).detach())
-                rec_f.append(self.discriminator.features(x_rec))
-            if cfg.has_classifier and cfg.pairwise_classifier_features:
-                real_f.append(self.classifier.features(x_real).detach())
-                rec_f.append(self.classifier.features(x_rec))
-            kl = losses.kl_normal_standard(mu, logvar).mean()
-            pairwise = pairwise_loss(x_real, x_rec, real_f, rec_f)
-            terms.update(kl=cfg.kl_weight * kl, pairwise=cfg.pairwise_weight * pairwise)
-            logs.update(kl=kl.detach(), pairwise=pairwise.detach())
-        if cfg.has_discriminator:
-            x_fake = self.sample(len(x_real), y=y)
-            if cfg.generator_loss == "feature_matching":
-                one_class = torch.zeros_like(y)
-                centre, seen = moving_centres(self.real_centre, self.real_centre_seen,
-                                              self.discriminator.features(x_real, y), one_class, cfg.centre_momentum)
-                value = centre_gap_loss(centre, seen, self.discriminator.features(x_fake, y), one_class)
-                if update_centres:
-                    self.real_centre.copy_(centre)
-                    self.real_centre_seen.copy_(seen)
-                terms["centre"], logs["centre"] = cfg.centre_weight * value, value.detach()
-            else:
-                value = losses.generator_loss_nonsaturating(self.discriminator(x_fake, y))
-                terms["nonsaturating"], logs["nonsaturating"] = cfg.nonsaturating_weight * value, value.detach()
-            if cfg.has_classifier:
-                centres, seen = moving_centres(self.class_centres, self.class_centre_seen,
-                                               self.classifier.features(x_real), y, cfg.centre_momentum)
-                value = centre_gap_loss(centres, seen, self.classifier.features(x_fake), y)
-                if update_centres:
-                    self.class_centres.copy_(centres)
-                    self.class_centre_seen.copy_(seen)
-                terms["class_centre"], logs["class_centre"] = cfg.class_centre_weight * value, value.detach()
+        x_fake = self.sample(len(x_real), y=y)
+        if cfg.generator_loss == "feature_matching":
+            one_class = torch.zeros_like(y)
+            centre, seen = moving_centres(self.real_centre, self.real_centre_seen,
+                                          self.discriminator.features(x_real, y), one_class, cfg.centre_momentum)
+            value = centre_gap_loss(centre, seen, self.discriminator.features(x_fake, y), one_class)
+            if update_centres:
+                self.real_centre.copy_(centre)
+                self.real_centre_seen.copy_(seen)
+            terms["centre"], logs["centre"] = cfg.centre_weight * value, value.detach()
+        else:
+            value = losses.generator_loss_nonsaturating(self.discriminator(x_fake, y))
+            terms["nonsaturating"], logs["nonsaturating"] = cfg.nonsaturating_weight * value, value.detach()
+        if cfg.has_classifier:
+            centres, seen = moving_centres(self.class_centres, self.class_centre_seen,
+                                           self.classifier.features(x_real), y, cfg.centre_momentum)
+            value = centre_gap_loss(centres, seen, self.classifier.features(x_fake), y)
+            if update_centres:
+                self.class_centres.copy_(centres)
+                self.class_centre_seen.copy_(seen)
+            terms["class_centre"], logs["class_centre"] = cfg.class_centre_weight * value, value.detach()
         return terms, logs
 
     def generator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
