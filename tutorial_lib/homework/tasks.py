@@ -117,11 +117,11 @@ smoke setting (seeds 0–4), 6.5 at the full setting (seed 0); without L_KL, 41.
 
 REAL_FAKE_MARGIN = 0.3
 """11: how much more real D must find test digits than G's samples (mean p(real | ·), raw weights, no noise).
-At the smoke setting (experiments/homework_bars.py, 2026-12-05, this course's CPU) the library's model gave 0.61–0.98
-over seeds 0–4 and the solution 0.80, while a D without L_unsupervised gave 0.003, one with real and fake swapped
-−0.90 and one with a learned fake logit 0.08. The test error cannot tell them apart that early (24–35 % for those
-three against 27–32 % for the library's seeds); this check can. At the full setting: library 0.59–0.68 (seeds 0–2),
-solution 0.64, without L_unsupervised 0.008."""
+At the smoke setting (experiments/homework_bars.py, 2026-12-05, this course's CPU; docs/homework_bars/) the
+library's model gave 0.61–0.98 over seeds 0–4 and the solution 0.80, while a D without L_unsupervised gave 0.003,
+one with real and fake swapped −0.90 and one with a learned fake logit 0.08. The test error cannot tell them apart
+that early (24–35 % for those three against 27–32 % for the library's seeds); this check can. At the full setting:
+library 0.59–0.68 (seeds 0–2), solution 0.64, without L_unsupervised 0.008."""
 
 
 def _ssgan_checks(figures: dict[str, float]) -> str:
