@@ -136,19 +136,72 @@ def _ssgan_checks(figures: dict[str, float]) -> str:
             f"is p(real | x) the one the K + 1 classes with the fake logit fixed at 0 give?")
 
 
-def _reads_no_labels(model: Method, batch) -> str:
-    """11: D's loss on one batch is the same whatever labels the batch carries (only the labelled subset's may be
-    read), under the same random draws."""
+def _ssgan_checks_one_batch(model: Method, batch) -> str:
+    """11, before training: D's loss is the same whatever labels the batch carries (only the labelled subset's may be
+    read); G's loss reads D's last hidden layer f, not its output layer; and it compares batch means, so it does not
+    change when the real images come in another order (noise off, the same draws)."""
     from tutorial_lib.methods.base import Batch
-    seen = []
-    for y in (batch.y, (batch.y + 1) % 10):
+
+    def seeded(fn, *args):
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(0)
-            model.restart_labelled_stream()
-            seen.append(float(model.discriminator_loss(Batch(batch.x, y))[0]))
-    if seen[0] != seen[1]:
+            return float(fn(*args)[0])
+
+    def d_loss(y):
+        model.restart_labelled_stream()
+        return model.discriminator_loss(Batch(batch.x, y))
+
+    if seeded(d_loss, batch.y) != seeded(d_loss, (batch.y + 1) % 10):
         return ("your D's loss changes when the labels of the unlabelled batch change: it reads batch.y. A semi-supervised "
                 "model may use only the labelled subset's labels (self.labelled_batch).")
+    was_training = model.training
+    model.eval()                                     # no noise: f(x) depends on x alone
+    try:
+        plain = seeded(model.generator_loss, batch)
+        hook = model.discriminator.head.register_forward_hook(lambda module, args, out: out + 5.0)
+        try:
+            moved_head = seeded(model.generator_loss, batch)
+        finally:
+            hook.remove()
+        shuffled = seeded(model.generator_loss, Batch(batch.x.flip(0), batch.y))
+    finally:
+        model.train(was_training)
+    if moved_head != plain:
+        return ("your G's loss reads D's output layer: feature matching compares D's last hidden layer, "
+                "self.discriminator.features, on real images and on G's.")
+    if abs(shuffled - plain) > 1e-4 * max(abs(plain), 1e-8):
+        return ("your G's loss changes when the real images come in another order: which statistic of the features "
+                "does feature matching compare, one per image or one per batch?")
+    return ""
+
+
+def _cvaegan_checks_one_batch(model: Method, batch) -> str:
+    """10, before training: D's loss depends on the reconstructions x′ (Algorithm 1's fakes include them): under the
+    same random draws, moving the encoder's means must change it; and E's and G's loss decodes codes drawn from
+    q(z | x, c), never the means themselves."""
+    def d_loss_with_means_moved_by(shift: float) -> float:
+        hook = model.encoder.register_forward_hook(lambda module, args, out: (out[0] + shift, *out[1:]))
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                torch.manual_seed(0)
+                return float(model.discriminator_loss(batch)[0])
+        finally:
+            hook.remove()
+    if d_loss_with_means_moved_by(0.0) == d_loss_with_means_moved_by(3.0):
+        return ("your D's loss does not depend on the reconstructions: in the paper's Algorithm 1, which images does D "
+                "take for fakes besides the samples drawn from the prior?")
+    means, decoded = [], []
+    hooks = [model.encoder.register_forward_hook(lambda module, args, out: means.append(out[0].detach())),
+             model.generator.register_forward_pre_hook(lambda module, args: decoded.append(args[0].detach()))]
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            model.generator_loss(batch)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if any(z.shape == mu.shape and torch.equal(z, mu) for z in decoded for mu in means):
+        return ("your E-and-G loss decodes the encoder's means themselves: where does the encoder's noise enter z, and "
+                "what would L_KL's σ then be for?")
     return ""
 
 
@@ -254,6 +307,7 @@ TASKS = {
                full=Setting("mnist", 60_000, 1, 128, {"width": 32}, 5_000),
                smoke=Setting("mnist-sample", 2_048, 4, 64, {"width": 8, "latent_dim": 8}, 1_000),
                measure=_cvaegan_figures, judged=("FD", "reconstruction error"), hint=_cvaegan_hint,
+               check=_cvaegan_checks_one_batch,
                solution="solutions/10_conditional_gans.py, class MyCVAEGAN", bars={
                    "full": {"FD": Bar.from_seeds([197.63, 184.04, 188.00, 197.50], f"seeds 0–2 and the solution, {_CPU5}"),
                             "reconstruction error": Bar.from_seeds([64.134, 57.822, 62.386, 64.285],
@@ -265,7 +319,7 @@ TASKS = {
                full=Setting("mnist", 60_000, 5, 100, {"n_labels": 100, "label_seed": 0}, 10_000),
                smoke=Setting("mnist-sample", 4_000, 4, 100, {"n_labels": 100, "label_seed": 0}, 1_000),
                measure=_ssgan_figures, extra=_ssgan_checks, judged=("test error (%)",), hint=_ssgan_hint,
-               uses_evaluator=False, prepare=_attach_labels, check=_reads_no_labels,
+               uses_evaluator=False, prepare=_attach_labels, check=_ssgan_checks_one_batch,
                solution="solutions/11_semi_supervised_gan.py, class MySSGAN", bars={
                    "full": {"test error (%)": Bar.from_seeds([17.87, 16.48, 19.00, 18.12],
                                                             f"seeds 0–2 and the solution, {_CPU5}")},
