@@ -162,6 +162,17 @@ SSGANFakeClassLearned = _ssgan_d(   # a K+1-th logit, the mean of the K, stands 
        - fake.mean(1)).mean())
 
 
+class SSGANKPlusOneCrossEntropy(methods.SSGAN):
+    """The labelled term as a cross-entropy over K+1 classes (the fake logit 0 appended), not over the K real ones."""
+    def discriminator_loss(self, batch):
+        x_labelled, y_labelled = self.labelled_batch(len(batch.x))
+        logits = self.discriminator(x_labelled)
+        supervised = F.cross_entropy(torch.cat([logits, logits.new_zeros(len(logits), 1)], 1), y_labelled)
+        x_fake = self.sample(len(batch.x)).detach()
+        return supervised + 0.5 * losses.ssgan_unsupervised_loss(self.discriminator(batch.x),
+                                                                 self.discriminator(x_fake)), {}
+
+
 class SSGANFeaturesPerImage(methods.SSGAN):
     """Feature matching image by image, ½ E‖f(x_i) − f(G(z_i))‖², not between the batch means."""
     def generator_loss(self, batch):
@@ -235,12 +246,12 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise},
          "11": {"no unsupervised term": SSGANNoUnsupervised, "real and fake swapped": SSGANSwapped,
                 "fake logit learned": SSGANFakeClassLearned, "G fools D": SSGANFoolsD, "reads batch.y": SSGANReadsLabels,
-                "features per image": SSGANFeaturesPerImage}}
+                "features per image": SSGANFeaturesPerImage, "K+1 cross-entropy": SSGANKPlusOneCrossEntropy}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign"],
              "06": ["batch-wide penalty", "critic sign"], "07": ["target in [0, 1]", "G1 sign"],
-             "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise"],
+             "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real"],
              "11": ["no unsupervised term", "real and fake swapped", "fake logit learned", "reads batch.y", "G fools D",
-                    "features per image"]}
+                    "features per image", "K+1 cross-entropy"]}
 """The wrong models the smoke setting must reject (the others are measured, and reported, not asserted)."""
 
 
@@ -323,3 +334,12 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     train, test, judge = splits
     verdict = homework.judge("11", WRONG["11"]["reads batch.y"], train, test, progress=False, quiet=True)
     assert not verdict.passed and "reads batch.y" in verdict.problem
+
+
+@pytest.mark.parametrize("notebook", ["10", "11"])
+def test_the_librarys_own_model_passes_the_one_batch_checks(notebook, splits):
+    train, _, _ = splits
+    task, s = homework.TASKS[notebook], homework.setting(notebook, "smoke")
+    model = homework.make(task.library, notebook, s, "cpu", train)
+    batch = methods.Batch(data.as_float(train.x[:s.batch_size]), train.y[:s.batch_size])
+    assert task.check(model, batch) == ""

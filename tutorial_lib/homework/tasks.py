@@ -154,6 +154,9 @@ def _ssgan_checks_one_batch(model: Method, batch) -> str:
     if seeded(d_loss, batch.y) != seeded(d_loss, (batch.y + 1) % 10):
         return ("your D's loss changes when the labels of the unlabelled batch change: it reads batch.y. A semi-supervised "
                 "model may use only the labelled subset's labels (self.labelled_batch).")
+    if not _supervised_term_ignores_a_shared_shift(model, batch, seeded):
+        return ("your D's loss changes when the same constant is added to all K logits of the labelled images: "
+                "p(y | x, real) is a softmax over the K real classes alone. Which classes does your supervised term use?")
     was_training = model.training
     model.eval()                                     # no noise: f(x) depends on x alone
     try:
@@ -202,7 +205,78 @@ def _cvaegan_checks_one_batch(model: Method, batch) -> str:
     if any(z.shape == mu.shape and torch.equal(z, mu) for z in decoded for mu in means):
         return ("your E-and-G loss decodes the encoder's means themselves: where does the encoder's noise enter z, and "
                 "what would L_KL's σ then be for?")
+    if _d_loss_falls_as_reconstructions_look_real(model, batch):
+        return ("your D's loss falls when D finds the reconstructions more real: in Algorithm 1, is x′ one of D's "
+                "fakes or one of its real images?")
     return ""
+
+
+def _d_loss_falls_as_reconstructions_look_real(model: Method, batch) -> bool:
+    """With σ forced to ~0 the reconstructions are G(μ, c) and can be recognised; raise D's logits on exactly those
+    images: −log(1 − D(x′)) must grow. False (no verdict) where the student's code hides them (e.g. one D call on
+    a concatenated batch)."""
+    state = {"mu": None, "reconstructions": [], "shift": 0.0, "hit": False}
+
+    def encoder_hook(module, args, out):
+        state["mu"] = out[0]
+        return (out[0], torch.full_like(out[1], -60.0), *out[2:])      # σ = e^−30: z = μ in float32
+
+    def generator_hook(module, args, out):
+        mu = state["mu"]
+        if mu is not None and args[0].shape == mu.shape and torch.allclose(args[0], mu, atol=1e-6):
+            state["reconstructions"].append(out)
+
+    def discriminator_hook(module, args, out):
+        if any(args[0] is x for x in state["reconstructions"]):
+            state["hit"] = True
+            return out + state["shift"]
+
+    def d_loss(shift):
+        state.update(mu=None, reconstructions=[], shift=shift)
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(0)
+            return float(model.discriminator_loss(batch)[0])
+
+    hooks = [model.encoder.register_forward_hook(encoder_hook), model.generator.register_forward_hook(generator_hook),
+             model.discriminator.register_forward_hook(discriminator_hook)]
+    try:
+        plain, raised = d_loss(0.0), d_loss(3.0)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return state["hit"] and not raised > plain
+
+
+def _supervised_term_ignores_a_shared_shift(model: Method, batch, seeded) -> bool:
+    """11: add 3 to every logit of the labelled images only (recognised as the very tensor ``labelled_batch``
+    returned): a K-class cross-entropy does not change. True (no verdict) where the student's code hides them."""
+    from tutorial_lib.methods.base import Batch
+    library_batch, returned, state = model.labelled_batch, [], {"shift": 0.0, "hit": False}
+
+    def tagged(n):
+        x, y = library_batch(n)
+        returned.append(x)
+        return x, y
+
+    def hook(module, args, out):
+        if any(args[0] is x for x in returned):
+            state["hit"] = True
+            return out + state["shift"]
+
+    def d_loss(shift):
+        state["shift"] = shift
+        returned.clear()
+        model.restart_labelled_stream()
+        return model.discriminator_loss(Batch(batch.x, batch.y))
+
+    model.labelled_batch = tagged
+    handle = model.discriminator.register_forward_hook(hook)
+    try:
+        plain, shifted = seeded(d_loss, 0.0), seeded(d_loss, 3.0)
+    finally:
+        handle.remove()
+        del model.labelled_batch
+    return not state["hit"] or abs(shifted - plain) <= 1e-4 * max(abs(plain), 1.0)
 
 
 def _attach_labels(model: Method, train: data.Split) -> None:
