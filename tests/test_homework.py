@@ -162,6 +162,25 @@ SSGANFakeClassLearned = _ssgan_d(   # a K+1-th logit, the mean of the K, stands 
        - fake.mean(1)).mean())
 
 
+class SSGANFakeFeaturesDetached(methods.SSGAN):
+    """Feature matching with the generated side detached instead of the real one: G never trains."""
+    def generator_loss(self, batch):
+        f_real = self.discriminator.features(batch.x).mean(0)
+        f_fake = self.discriminator.features(self.sample(len(batch.x))).detach().mean(0)
+        return (f_real - f_fake).pow(2).mean(), {}
+
+
+class CVAEGANUnweightedKL(methods.CVAEGAN):
+    """λ_KL left out: L_KL + L_G instead of λ_KL·L_KL + λ_G·L_G."""
+    def generator_loss(self, batch):
+        x, y = batch
+        mu, logvar = self.encoder(x, y)
+        x_rec = self.generator(mu + (0.5 * logvar).exp() * torch.randn_like(mu), y)
+        f = (self.discriminator.features(x).detach() - self.discriminator.features(x_rec)).pow(2).sum(1)
+        pairwise = 0.5 * ((x - x_rec).pow(2).flatten(1).sum(1) + f).mean()
+        return _kl(mu, logvar).sum(1).mean() + pairwise + sum(self.adversarial_terms(batch)[0].values()), {}
+
+
 class SSGANKPlusOneCrossEntropy(methods.SSGAN):
     """The labelled term as a cross-entropy over K+1 classes (the fake logit 0 appended), not over the K real ones."""
     def discriminator_loss(self, batch):
@@ -243,15 +262,17 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign},
          "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
-                "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise},
+                "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise,
+                "λ_KL left out": CVAEGANUnweightedKL},
          "11": {"no unsupervised term": SSGANNoUnsupervised, "real and fake swapped": SSGANSwapped,
                 "fake logit learned": SSGANFakeClassLearned, "G fools D": SSGANFoolsD, "reads batch.y": SSGANReadsLabels,
-                "features per image": SSGANFeaturesPerImage, "K+1 cross-entropy": SSGANKPlusOneCrossEntropy}}
+                "features per image": SSGANFeaturesPerImage, "K+1 cross-entropy": SSGANKPlusOneCrossEntropy,
+                "G's side detached": SSGANFakeFeaturesDetached}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign"],
              "06": ["batch-wide penalty", "critic sign"], "07": ["target in [0, 1]", "G1 sign"],
-             "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real"],
+             "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out"],
              "11": ["no unsupervised term", "real and fake swapped", "fake logit learned", "reads batch.y", "G fools D",
-                    "features per image", "K+1 cross-entropy"]}
+                    "features per image", "K+1 cross-entropy", "G's side detached"]}
 """The wrong models the smoke setting must reject (the others are measured, and reported, not asserted)."""
 
 
@@ -322,6 +343,7 @@ def test_a_failing_model_is_told_what_to_look_at_not_the_answer(splits, one_thre
     ({"KL per image": 0.002, "reconstruction error": 158.0}, ["reconstruction error"], "summed over its own axis"),
     ({"KL per image": 0.7, "reconstruction error": 170.0}, ["reconstruction error"], "with the encoder's own noise"),
     ({"KL per image": 0.7, "reconstruction error": 144.0}, ["FD"], "the given feature-centre terms"),
+    ({"KL per image": 3.97, "reconstruction error": 118.0}, ["KL per image"], "at its full weight"),
 ])
 def test_10s_hint_answers_the_mistake_its_figures_show(figures, worse, expected):
     hint = homework.TASKS["10"].hint(figures, worse)

@@ -11,10 +11,11 @@ which must be no more than a tolerance above the library's own model trained at 
         its estimate E f(x) − E f(x̃) above 0
     07  FD; and FD of the samples to the reconstructions x′ of the test digits (how well G1 samples the
         codes, seen through the decoder: the autoencoder's own blur cancels)
-    10  FD of class-conditional samples, and the reconstruction error ½‖x − G(μ(x, c), c)‖² per test digit
-        (reported beside them: the share of samples read as another class, and KL per image)
-    11  test error of the raw weights; and, without a bar, D's mean p(real | x) over test digits at least
-        0.3 above its mean over as many of G's samples (the error alone cannot tell a broken D early on)
+    10  FD of class-conditional samples, the reconstruction error ½‖x − G(μ(x, c), c)‖² per test digit and KL
+        per image (reported beside them: the share of samples read as another class); checks on one batch
+    11  test error of the averaged weights; and, without a bar, D's mean p(real | x) over test digits at least
+        0.15 above its mean over as many of G's samples (the error alone cannot tell a broken D early on);
+        checks on one batch (the labels D's loss reads, what G's loss reads and whether it reaches G)
 
 A :class:`Bar` is the library model's mean over seeds (and, where the solution in ``solutions/`` does not
 retrace the library's seed-0 run exactly, over the solution's run too: both are correct models), measured
