@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 
 from tutorial_lib import data
-from tutorial_lib.methods.base import Method
+from tutorial_lib.methods.base import Batch, Method
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Task:
     """Whether ``measure`` reads the digits through the shipped evaluator (04's −ELBO does not)."""
     prepare: Callable[[Method, data.Split], None] | None = None
     """What a fresh model needs before ``fit`` (11: ``attach_labels`` on the training images it will see)."""
-    check: Callable[[Method, "Batch"], str] | None = None
+    check: Callable[[Method, Batch], str] | None = None
     """A check on one batch before training: '' when met, else what is wrong (11: the loss never reads batch.y)."""
 
 
