@@ -170,6 +170,26 @@ class SSGANFakeFeaturesDetached(methods.SSGAN):
         return (f_real - f_fake).pow(2).mean(), {}
 
 
+def _cvaegan_features(detach_rec=False, drop=False):
+    class G(methods.CVAEGAN):
+        def generator_loss(self, batch):
+            x, y = batch
+            mu, logvar = self.encoder(x, y)
+            x_rec = self.generator(mu + (0.5 * logvar).exp() * torch.randn_like(mu), y)
+            pairwise = (x - x_rec).pow(2).flatten(1).sum(1)
+            if not drop:
+                seen = x_rec.detach() if detach_rec else x_rec
+                pairwise = pairwise + (self.discriminator.features(x).detach()
+                                       - self.discriminator.features(seen)).pow(2).sum(1)
+            loss = 3.0 * _kl(mu, logvar).sum(1).mean() + 0.5 * pairwise.mean()
+            return loss + sum(self.adversarial_terms(batch)[0].values()), {}
+    return G
+
+
+CVAEGANFeatureTermDropped = _cvaegan_features(drop=True)          # L_G on pixels alone
+CVAEGANFeatureTermDetached = _cvaegan_features(detach_rec=True)   # f_D(x′) cannot move x′
+
+
 class CVAEGANUnweightedKL(methods.CVAEGAN):
     """λ_KL left out: L_KL + L_G instead of λ_KL·L_KL + λ_G·L_G."""
     def generator_loss(self, batch):
@@ -263,14 +283,16 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign},
          "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
                 "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise,
-                "λ_KL left out": CVAEGANUnweightedKL},
+                "λ_KL left out": CVAEGANUnweightedKL, "feature term dropped": CVAEGANFeatureTermDropped,
+                "feature term detached": CVAEGANFeatureTermDetached},
          "11": {"no unsupervised term": SSGANNoUnsupervised, "real and fake swapped": SSGANSwapped,
                 "fake logit learned": SSGANFakeClassLearned, "G fools D": SSGANFoolsD, "reads batch.y": SSGANReadsLabels,
                 "features per image": SSGANFeaturesPerImage, "K+1 cross-entropy": SSGANKPlusOneCrossEntropy,
                 "G's side detached": SSGANFakeFeaturesDetached}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign"],
              "06": ["batch-wide penalty", "critic sign"], "07": ["target in [0, 1]", "G1 sign"],
-             "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out"],
+             "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out",
+                   "feature term dropped", "feature term detached"],
              "11": ["no unsupervised term", "real and fake swapped", "fake logit learned", "reads batch.y", "G fools D",
                     "features per image", "K+1 cross-entropy", "G's side detached"]}
 """The wrong models the smoke setting must reject (the others are measured, and reported, not asserted)."""

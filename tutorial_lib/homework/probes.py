@@ -117,6 +117,9 @@ def cvaegan_checks_one_batch(model: Method, batch) -> str:
     if any(z.shape == mu.shape and torch.equal(z, mu) for z in decoded for mu in means):
         return ("your E-and-G loss decodes the encoder's means themselves: where does the encoder's noise enter z, and "
                 "what would L_KL's σ then be for?")
+    if not _feature_term_moves_the_reconstructions(model, batch):
+        return ("your E-and-G loss sends no gradient to x′ through D's features: L_G compares f_D(x) and f_D(x′) as "
+                "well as the pixels. Is that term there, and can it move x′?")
     if _d_loss_falls_as_reconstructions_look_real(model, batch):
         return ("your D's loss falls when D finds the reconstructions more real: in Algorithm 1, is x′ one of D's "
                 "fakes or one of its real images?")
@@ -157,3 +160,52 @@ def _d_loss_falls_as_reconstructions_look_real(model: Method, batch) -> bool:
         for hook in hooks:
             hook.remove()
     return state["hit"] and not raised > plain
+
+
+def _holds_rows_of(x: torch.Tensor, r: torch.Tensor) -> bool:
+    """Whether ``x`` is ``r`` or holds it as a block of rows at a multiple of its length (a concatenated batch)."""
+    if x.shape[1:] != r.shape[1:] or len(x) < len(r):
+        return False
+    return any(torch.equal(x[i:i + len(r)], r) for i in range(0, len(x) - len(r) + 1, len(r)))
+
+
+def _feature_term_moves_the_reconstructions(model: Method, batch) -> bool:
+    """10: E's and G's loss passes x′ through D's features with a gradient back to x′. With σ forced to ~0 the
+    reconstructions are G(μ, c); the gradient of the loss at x′ is taken twice, once with the gradient through D's
+    feature extractor on them cut (same values): if the two agree, the feature term does not reach x′."""
+    state = {"mu": None, "reconstructions": [], "keep": 1.0, "hit": False}
+
+    def encoder_hook(module, args, out):
+        state["mu"] = out[0]
+        return (out[0], torch.full_like(out[1], -60.0), *out[2:])
+
+    def generator_hook(module, args, out):
+        mu = state["mu"]
+        if mu is not None and args[0].shape == mu.shape and torch.allclose(args[0], mu, atol=1e-6):
+            state["reconstructions"].append(out)
+
+    def features_hook(module, args, out):
+        if any(_holds_rows_of(args[0].detach(), r.detach()) for r in state["reconstructions"]):
+            state["hit"] = True
+            return out.detach() + state["keep"] * (out - out.detach())
+
+    def gradient_at_reconstructions(keep: float):
+        state.update(mu=None, reconstructions=[], keep=keep)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            loss = model.generator_loss(batch)[0]
+            if not state["reconstructions"]:
+                return None
+            return torch.autograd.grad(loss, state["reconstructions"][0], allow_unused=True)[0]
+
+    body = model.discriminator.net.body
+    hooks = [model.encoder.register_forward_hook(encoder_hook), model.generator.register_forward_hook(generator_hook),
+             body.register_forward_hook(features_hook)]
+    try:
+        with_features, without = gradient_at_reconstructions(1.0), gradient_at_reconstructions(0.0)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if with_features is None or without is None:
+        return True                                     # no reconstructions recognised: no verdict
+    return state["hit"] and not torch.allclose(with_features, without)
