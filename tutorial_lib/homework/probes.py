@@ -5,9 +5,19 @@ needs (e.g. one forward pass over a concatenated batch), the check gives no verd
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from tutorial_lib.methods.base import Batch, Method
+
+
+def _seeded_loss(fn, *args) -> float:
+    """``fn(*args)[0]`` as a float, without gradients, with torch's random draws seeded by 0 (and restored after):
+    two calls differ only where their arguments or the model's hooks do."""
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(0)
+        return float(fn(*args)[0])
 
 
 def ssgan_checks_one_batch(model: Method, batch) -> str:
@@ -15,19 +25,14 @@ def ssgan_checks_one_batch(model: Method, batch) -> str:
     read); G's loss reads D's last hidden layer f, not its output layer; and it compares batch means, so it does not
     change when the real images come in another order (noise off, the same draws)."""
 
-    def seeded(fn, *args):
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(0)
-            return float(fn(*args)[0])
-
     def d_loss(y):
         model.restart_labelled_stream()
         return model.discriminator_loss(Batch(batch.x, y))
 
-    if seeded(d_loss, batch.y) != seeded(d_loss, (batch.y + 1) % 10):
+    if _seeded_loss(d_loss, batch.y) != _seeded_loss(d_loss, (batch.y + 1) % 10):
         return ("your D's loss changes when the labels of the unlabelled batch change: it reads batch.y. A semi-supervised "
                 "model may use only the labelled subset's labels (self.labelled_batch).")
-    if not _supervised_term_ignores_a_shared_shift(model, batch, seeded):
+    if not _supervised_term_ignores_a_shared_shift(model, batch):
         return ("your D's loss changes when the same constant is added to all K logits of the labelled images. The "
                 "labelled images should enter one term only, a softmax over the K real classes, which such a shift "
                 "leaves alone: which terms see them, and over which classes?")
@@ -41,13 +46,13 @@ def ssgan_checks_one_batch(model: Method, batch) -> str:
     was_training = model.training
     model.eval()                                     # no noise: f(x) depends on x alone
     try:
-        plain = seeded(model.generator_loss, batch)
+        plain = _seeded_loss(model.generator_loss, batch)
         hook = model.discriminator.head.register_forward_hook(lambda module, args, out: out + 5.0)
         try:
-            moved_head = seeded(model.generator_loss, batch)
+            moved_head = _seeded_loss(model.generator_loss, batch)
         finally:
             hook.remove()
-        shuffled = seeded(model.generator_loss, Batch(batch.x.flip(0), batch.y))
+        shuffled = _seeded_loss(model.generator_loss, Batch(batch.x.flip(0), batch.y))
     finally:
         model.train(was_training)
     if moved_head != plain:
@@ -59,7 +64,7 @@ def ssgan_checks_one_batch(model: Method, batch) -> str:
     return ""
 
 
-def _supervised_term_ignores_a_shared_shift(model: Method, batch, seeded) -> bool:
+def _supervised_term_ignores_a_shared_shift(model: Method, batch) -> bool:
     """11: add 3 to every logit of the labelled images only (recognised as the very tensor ``labelled_batch``
     returned): a K-class cross-entropy does not change. True (no verdict) where the student's code hides them."""
     library_batch, returned, state = model.labelled_batch, [], {"shift": 0.0, "hit": False}
@@ -83,7 +88,7 @@ def _supervised_term_ignores_a_shared_shift(model: Method, batch, seeded) -> boo
     model.labelled_batch = tagged
     handle = model.discriminator.register_forward_hook(hook)
     try:
-        plain, shifted = seeded(d_loss, 0.0), seeded(d_loss, 3.0)
+        plain, shifted = _seeded_loss(d_loss, 0.0), _seeded_loss(d_loss, 3.0)
     finally:
         handle.remove()
         del model.labelled_batch
@@ -97,9 +102,7 @@ def cvaegan_checks_one_batch(model: Method, batch) -> str:
     def d_loss_with_means_moved_by(shift: float) -> float:
         hook = model.encoder.register_forward_hook(lambda module, args, out: (out[0] + shift, *out[1:]))
         try:
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
-                torch.manual_seed(0)
-                return float(model.discriminator_loss(batch)[0])
+            return _seeded_loss(model.discriminator_loss, batch)
         finally:
             hook.remove()
     if d_loss_with_means_moved_by(0.0) == d_loss_with_means_moved_by(3.0):
@@ -126,38 +129,50 @@ def cvaegan_checks_one_batch(model: Method, batch) -> str:
     return ""
 
 
-def _d_loss_falls_as_reconstructions_look_real(model: Method, batch) -> bool:
-    """With σ forced to ~0 the reconstructions are G(μ, c) and can be recognised; raise D's logits on exactly those
-    images: −log(1 − D(x′)) must grow. False (no verdict) where the student's code hides them (e.g. one D call on
-    a concatenated batch)."""
-    state = {"mu": None, "reconstructions": [], "shift": 0.0, "hit": False}
+@contextmanager
+def _reconstructions_recognised(model: Method):
+    """While open, the encoder's σ is forced to e^−30, so that z = μ in float32, and every output of G decoded from the
+    encoder's latest μ is kept in ``found["reconstructions"]`` (``found["mu"]`` is that μ): the reconstructions x′
+    can then be told apart from G's prior samples. Clear both before each loss."""
+    found = {"mu": None, "reconstructions": []}
 
     def encoder_hook(module, args, out):
-        state["mu"] = out[0]
-        return (out[0], torch.full_like(out[1], -60.0), *out[2:])      # σ = e^−30: z = μ in float32
+        found["mu"] = out[0]
+        return (out[0], torch.full_like(out[1], -60.0), *out[2:])
 
     def generator_hook(module, args, out):
-        mu = state["mu"]
+        mu = found["mu"]
         if mu is not None and args[0].shape == mu.shape and torch.allclose(args[0], mu, atol=1e-6):
-            state["reconstructions"].append(out)
+            found["reconstructions"].append(out)
 
-    def discriminator_hook(module, args, out):
-        if any(args[0] is x for x in state["reconstructions"]):
-            state["hit"] = True
-            return out + state["shift"]
-
-    def d_loss(shift):
-        state.update(mu=None, reconstructions=[], shift=shift)
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(0)
-            return float(model.discriminator_loss(batch)[0])
-
-    hooks = [model.encoder.register_forward_hook(encoder_hook), model.generator.register_forward_hook(generator_hook),
-             model.discriminator.register_forward_hook(discriminator_hook)]
+    hooks = [model.encoder.register_forward_hook(encoder_hook), model.generator.register_forward_hook(generator_hook)]
     try:
-        plain, raised = d_loss(0.0), d_loss(3.0)
+        yield found
     finally:
         for hook in hooks:
+            hook.remove()
+
+
+def _d_loss_falls_as_reconstructions_look_real(model: Method, batch) -> bool:
+    """With the reconstructions recognised (:func:`_reconstructions_recognised`), raise D's logits on exactly those
+    images: −log(1 − D(x′)) must grow. False (no verdict) where the student's code hides them (e.g. one D call on
+    a concatenated batch)."""
+    state = {"shift": 0.0, "hit": False}
+    with _reconstructions_recognised(model) as found:
+        def discriminator_hook(module, args, out):
+            if any(args[0] is x for x in found["reconstructions"]):
+                state["hit"] = True
+                return out + state["shift"]
+
+        def d_loss(shift):
+            found.update(mu=None, reconstructions=[])
+            state["shift"] = shift
+            return _seeded_loss(model.discriminator_loss, batch)
+
+        hook = model.discriminator.register_forward_hook(discriminator_hook)
+        try:
+            plain, raised = d_loss(0.0), d_loss(3.0)
+        finally:
             hook.remove()
     return state["hit"] and not raised > plain
 
@@ -170,41 +185,31 @@ def _holds_rows_of(x: torch.Tensor, r: torch.Tensor) -> bool:
 
 
 def _feature_term_moves_the_reconstructions(model: Method, batch) -> bool:
-    """10: E's and G's loss passes x′ through D's features with a gradient back to x′. With σ forced to ~0 the
-    reconstructions are G(μ, c); the gradient of the loss at x′ is taken twice, once with the gradient through D's
-    feature extractor on them cut (same values): if the two agree, the feature term does not reach x′."""
-    state = {"mu": None, "reconstructions": [], "keep": 1.0, "hit": False}
+    """10: E's and G's loss passes x′ through D's features with a gradient back to x′. With the reconstructions
+    recognised (:func:`_reconstructions_recognised`), the gradient of the loss at x′ is taken twice, once with the
+    gradient through D's feature extractor on them cut (same values): if the two agree, the feature term does not
+    reach x′."""
+    state = {"keep": 1.0, "hit": False}
+    with _reconstructions_recognised(model) as found:
+        def features_hook(module, args, out):
+            if any(_holds_rows_of(args[0].detach(), r.detach()) for r in found["reconstructions"]):
+                state["hit"] = True
+                return out.detach() + state["keep"] * (out - out.detach())
 
-    def encoder_hook(module, args, out):
-        state["mu"] = out[0]
-        return (out[0], torch.full_like(out[1], -60.0), *out[2:])
+        def gradient_at_reconstructions(keep: float):
+            found.update(mu=None, reconstructions=[])
+            state["keep"] = keep
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                loss = model.generator_loss(batch)[0]
+                if not found["reconstructions"]:
+                    return None
+                return torch.autograd.grad(loss, found["reconstructions"][0], allow_unused=True)[0]
 
-    def generator_hook(module, args, out):
-        mu = state["mu"]
-        if mu is not None and args[0].shape == mu.shape and torch.allclose(args[0], mu, atol=1e-6):
-            state["reconstructions"].append(out)
-
-    def features_hook(module, args, out):
-        if any(_holds_rows_of(args[0].detach(), r.detach()) for r in state["reconstructions"]):
-            state["hit"] = True
-            return out.detach() + state["keep"] * (out - out.detach())
-
-    def gradient_at_reconstructions(keep: float):
-        state.update(mu=None, reconstructions=[], keep=keep)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            loss = model.generator_loss(batch)[0]
-            if not state["reconstructions"]:
-                return None
-            return torch.autograd.grad(loss, state["reconstructions"][0], allow_unused=True)[0]
-
-    body = model.discriminator.net.body
-    hooks = [model.encoder.register_forward_hook(encoder_hook), model.generator.register_forward_hook(generator_hook),
-             body.register_forward_hook(features_hook)]
-    try:
-        with_features, without = gradient_at_reconstructions(1.0), gradient_at_reconstructions(0.0)
-    finally:
-        for hook in hooks:
+        hook = model.discriminator.net.body.register_forward_hook(features_hook)
+        try:
+            with_features, without = gradient_at_reconstructions(1.0), gradient_at_reconstructions(0.0)
+        finally:
             hook.remove()
     if with_features is None or without is None:
         return True                                     # no reconstructions recognised: no verdict

@@ -96,7 +96,6 @@ def _ssgan_figures(model: Method, test: data.Split, evaluator) -> dict[str, floa
     the raw weights, whose error swung 27–49 % at the smoke setting where the average's stayed within 27–32 %) and
     with the raw ones, and how far D (raw, no noise) tells test digits from G's samples: mean p(real | x) − mean
     p(real | G(z)) over as many of each."""
-    from tutorial_lib import losses
     from tutorial_lib.methods import ssgan
     out = {"test error (%)": 100 * (1 - ssgan.test_accuracy(model, test)),                 # the averaged weights
            "raw weights (%)": 100 * (1 - ssgan.test_accuracy(model, test, averaged=False))}
