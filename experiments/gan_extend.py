@@ -1,32 +1,83 @@
 """Extend 05's rebuilt DCGAN (batch 64, 10 epochs) epoch by epoch, FD after each new epoch (shipped evaluator,
-10,000 samples, seed 0), to see how FD falls with more epochs at the new default.
+10,000 samples, seed 0), to see how FD falls with more epochs at the new default; or branch a copy of that run
+and let its learning rates fall linearly to 0 over its last epochs, to compare the two at equal budget.
 
     DATA_ROOT=/path/to/data python experiments/gan_extend.py --epochs 20 --out docs/gan_batch64_20_epochs_cpu.json
     DATA_ROOT=/path/to/data python experiments/gan_extend.py --epochs 30 --out docs/gan_batch64_30_epochs_cpu.json
+    DATA_ROOT=/path/to/data python experiments/gan_extend.py --epochs 30 --decay-last 5 \\
+        --branch runs/gan-extend/decay-25-30 --out docs/gan_batch64_decay_25_30_cpu.json
 
 It needs the finished 10-epoch run of ``pretrained build --only 05`` copied to runs/gan-extend/gan-d0d0ecc76f
-(fit then resumes it from its last epoch and trains up to --epochs, so a second call with more epochs goes on
-from the first); it writes the rows of the epochs this call trained to --out, which must not exist yet."""
+(fit then resumes it from where it stopped and trains up to --epochs, so a second call with more epochs goes on
+from the first). With --branch, the run is first copied to that folder (once; later calls resume the copy), and
+the copy trains instead of the original. With --decay-last K, both Adam rates are scaled by
+min(1, (1 − p)·epochs/K), p the share of --epochs done: constant, then linearly to 0 over the last K epochs
+(fit keeps the run's length in its config, as for any schedule). --out must not exist yet; it is rewritten after
+every epoch with the rows this call trained, so an interrupted call keeps what it measured."""
 import argparse
+import dataclasses
 import json
+import shutil
+from datetime import datetime
 from pathlib import Path
 
 from tutorial_lib import data, evaluator, methods, metrics, training
-from tutorial_lib.training import callbacks
+from tutorial_lib.methods.gan import GAN
+from tutorial_lib.training import callbacks, checkpoints
 
+BASE = Path("runs/gan-extend/gan-d0d0ecc76f")
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--epochs", type=int, default=20, help="train up to this many epochs in all")
 parser.add_argument("--out", type=Path, required=True, help="the JSON to write (refused if it exists)")
+parser.add_argument("--branch", type=Path, help="train a copy of the run in this folder, not the run itself")
+parser.add_argument("--decay-last", type=float, default=0.0, help="epochs at the end over which the rates fall to 0")
 args = parser.parse_args()
 if args.out.exists():
     parser.error(f"{args.out} exists: pick another --out (a finished run's record is not overwritten)")
+if args.decay_last and not args.branch:
+    parser.error("--decay-last changes the run's settings: give it a --branch folder of its own")
+if not 0 <= args.decay_last <= args.epochs:
+    parser.error(f"--decay-last must lie in [0, --epochs={args.epochs}]")
+
+
+class DecayedGAN(GAN):
+    """05's GAN whose two phases scale their rate by min(1, (1 − progress)·epochs/K)."""
+
+    def phases(self):
+        factor = lambda p: max(0.0, min(1.0, (1.0 - p) * args.epochs / args.decay_last))  # noqa: E731
+        return [dataclasses.replace(phase, lr_factor=factor) for phase in super().phases()]
+
+
+folder = BASE
+if args.branch:
+    folder = args.branch
+    if not folder.exists():
+        shutil.copytree(BASE, folder)
+        print(f"branched {BASE} into {folder}")
+    if args.decay_last:        # fit records a schedule's run length in the run's settings
+        saved = checkpoints.read_config(folder)
+        if "epochs" not in saved:
+            checkpoints.write_config(folder, {**saved, "epochs": args.epochs})
 train, test = data.load("mnist", "train"), data.load("mnist", "test")
 quality = metrics.epoch_quality(test, evaluator.load_evaluator("mnist"))
-gan = methods.build("gan")
-h = training.fit(gan, train, epochs=args.epochs, batch_size=64, seed=0, progress=False,
-                 checkpoint_dir="runs/gan-extend/gan-d0d0ecc76f",
-                 callbacks=[callbacks.EpochMetric(lambda m: {k: v for k, v in quality(m).items() if k in ("FD", "top class share")})])
-rows = [{k: r.get(k) for k in ("epoch", "seconds", "FD", "top class share")} for r in h.epochs]
+gan = DecayedGAN(methods.GANConfig()) if args.decay_last else methods.build("gan")
+what = (f"05's DCGAN at the new defaults (batch 64) continued to {args.epochs} epochs"
+        + (f", in a copy ({folder}) whose rates fall linearly to 0 over the last {args.decay_last:g}" if args.decay_last
+           else ""))
+rows = []
+
+
+class Record(callbacks.Callback):
+    def on_epoch_end(self, state):
+        r = state.history.epochs[-1]
+        rows.append({k: r.get(k) for k in ("epoch", "seconds", "FD", "top class share")})
+        json.dump({"what": what, "date": datetime.now().isoformat(timespec="seconds"), "rows": rows},
+                  open(args.out, "w"), indent=1)
+
+
+measure = callbacks.EpochMetric(lambda m: {k: v for k, v in quality(m).items() if k in ("FD", "top class share")})
+h = training.fit(gan, train, epochs=args.epochs, batch_size=64, seed=0, progress=False, checkpoint_dir=str(folder),
+                 callbacks=[measure, Record()])
 print(json.dumps(rows, indent=1))
-json.dump({"what": f"05's DCGAN at the new defaults, extended to {args.epochs} epochs", "rows": rows, "run": h.run},
+json.dump({"what": what, "date": datetime.now().isoformat(timespec="seconds"), "rows": rows, "run": h.run},
           open(args.out, "w"), indent=1, default=str)

@@ -146,7 +146,8 @@ def _ssgan_d(unsupervised):
             x_labelled, y_labelled = self.labelled_batch(len(batch.x))
             supervised = F.cross_entropy(self.discriminator(x_labelled), y_labelled)
             x_fake = self.sample(len(batch.x)).detach()
-            return supervised + 0.5 * unsupervised(self.discriminator(batch.x), self.discriminator(x_fake)), {}
+            w = self.cfg.unsupervised_weight
+            return supervised + w * unsupervised(self.discriminator(batch.x), self.discriminator(x_fake)), {}
     return D
 
 
@@ -208,8 +209,23 @@ class SSGANKPlusOneCrossEntropy(methods.SSGAN):
         logits = self.discriminator(x_labelled)
         supervised = F.cross_entropy(torch.cat([logits, logits.new_zeros(len(logits), 1)], 1), y_labelled)
         x_fake = self.sample(len(batch.x)).detach()
-        return supervised + 0.5 * losses.ssgan_unsupervised_loss(self.discriminator(batch.x),
-                                                                 self.discriminator(x_fake)), {}
+        return supervised + self.cfg.unsupervised_weight * losses.ssgan_unsupervised_loss(
+            self.discriminator(batch.x), self.discriminator(x_fake)), {}
+
+
+def _ssgan_weighted(combine):
+    class D(methods.SSGAN):
+        def discriminator_loss(self, batch):
+            x_labelled, y_labelled = self.labelled_batch(len(batch.x))
+            supervised = losses.ssgan_supervised_loss(self.discriminator(x_labelled), y_labelled)
+            x_fake = self.sample(len(batch.x)).detach()
+            unsupervised = losses.ssgan_unsupervised_loss(self.discriminator(batch.x), self.discriminator(x_fake))
+            return combine(supervised, unsupervised, self.cfg.unsupervised_weight), {}
+    return D
+
+
+SSGANWeightIgnored = _ssgan_weighted(lambda s, u, w: s + u)            # the paper's text, not the notebook's w
+SSGANWeightOnSupervised = _ssgan_weighted(lambda s, u, w: w * s + u)   # w on the wrong term
 
 
 class SSGANFeaturesPerImage(methods.SSGAN):
@@ -224,7 +240,8 @@ class SSGANReadsLabels(methods.SSGAN):
     def discriminator_loss(self, batch):
         x_fake = self.sample(len(batch.x)).detach()
         return (F.cross_entropy(self.discriminator(batch.x), batch.y)
-                + 0.5 * losses.ssgan_unsupervised_loss(self.discriminator(batch.x), self.discriminator(x_fake))), {}
+                + self.cfg.unsupervised_weight * losses.ssgan_unsupervised_loss(self.discriminator(batch.x),
+                                                                                self.discriminator(x_fake))), {}
 
 
 class SSGANFoolsD(methods.SSGAN):
@@ -288,13 +305,15 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
          "11": {"no unsupervised term": SSGANNoUnsupervised, "real and fake swapped": SSGANSwapped,
                 "fake logit learned": SSGANFakeClassLearned, "G fools D": SSGANFoolsD, "reads batch.y": SSGANReadsLabels,
                 "features per image": SSGANFeaturesPerImage, "K+1 cross-entropy": SSGANKPlusOneCrossEntropy,
-                "G's side detached": SSGANFakeFeaturesDetached}}
+                "G's side detached": SSGANFakeFeaturesDetached, "w ignored": SSGANWeightIgnored,
+                "w on the supervised term": SSGANWeightOnSupervised}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign"],
              "06": ["batch-wide penalty", "critic sign"], "07": ["target in [0, 1]", "G1 sign"],
              "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out",
                    "feature term dropped", "feature term detached"],
              "11": ["no unsupervised term", "real and fake swapped", "fake logit learned", "reads batch.y", "G fools D",
-                    "features per image", "K+1 cross-entropy", "G's side detached"]}
+                    "features per image", "K+1 cross-entropy", "G's side detached", "w ignored",
+                    "w on the supervised term"]}
 """The wrong models the smoke setting must reject (the others are measured, and reported, not asserted)."""
 
 
@@ -378,6 +397,18 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     train, test, judge = splits
     verdict = homework.judge("11", WRONG["11"]["reads batch.y"], train, test, progress=False, quiet=True)
     assert not verdict.passed and "reads batch.y" in verdict.problem
+
+
+@pytest.mark.parametrize("name, expected", [("w ignored", "stays the same when w"),
+                                            ("w on the supervised term", "which of the two terms should w weight"),
+                                            ("no unsupervised term", "stays the same when w")])
+def test_11_s_one_batch_check_reads_how_w_enters_d_s_loss(name, expected, splits):
+    train, _, _ = splits
+    task, s = homework.TASKS["11"], homework.setting("11", "smoke")
+    model = homework.make(WRONG["11"][name], "11", s, "cpu", train)
+    batch = methods.Batch(data.as_float(train.x[:s.batch_size]), train.y[:s.batch_size])
+    assert expected in task.check(model, batch)
+    assert model.cfg.unsupervised_weight == 0.5            # the check puts the notebook's w back
 
 
 @pytest.mark.parametrize("notebook", ["10", "11"])

@@ -5,6 +5,7 @@ needs (e.g. one forward pass over a concatenated batch), the check gives no verd
 """
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 
 import torch
@@ -32,6 +33,9 @@ def ssgan_checks_one_batch(model: Method, batch) -> str:
     if _seeded_loss(d_loss, batch.y) != _seeded_loss(d_loss, (batch.y + 1) % 10):
         return ("your D's loss changes when the labels of the unlabelled batch change: it reads batch.y. A semi-supervised "
                 "model may use only the labelled subset's labels (self.labelled_batch).")
+    problem = _unsupervised_weight_problem(model, batch)
+    if problem:
+        return problem
     if not _supervised_term_ignores_a_shared_shift(model, batch):
         return ("your D's loss changes when the same constant is added to all K logits of the labelled images. The "
                 "labelled images should enter one term only, a softmax over the K real classes, which such a shift "
@@ -61,6 +65,32 @@ def ssgan_checks_one_batch(model: Method, batch) -> str:
     if abs(shuffled - plain) > 1e-4 * max(abs(plain), 1e-8):
         return ("your G's loss changes when the real images come in another order: which statistic of the features "
                 "does feature matching compare, one per image or one per batch?")
+    return ""
+
+
+def _unsupervised_weight_problem(model: Method, batch) -> str:
+    """11: D's loss as a function of w = ``cfg.unsupervised_weight`` (same draws): it must read w, be S + w·U (equal
+    steps for equal changes of w), and at w = 0 be blind to the unlabelled images (w weights the term that sees them)."""
+    cfg, tolerance = model.cfg, lambda *v: 1e-4 * max(max(abs(a) for a in v), 1.0)
+
+    def d_loss(w, x):
+        model.cfg = dataclasses.replace(cfg, unsupervised_weight=w)
+        model.restart_labelled_stream()
+        return model.discriminator_loss(Batch(x, batch.y))
+
+    try:
+        at0, at1, at2 = (_seeded_loss(d_loss, w, batch.x) for w in (0.0, 1.0, 2.0))
+        at0_other_images = _seeded_loss(d_loss, 0.0, batch.x.flip(-1))     # mirrored: other unlabelled images
+    finally:
+        model.cfg = cfg
+    if abs(at1 - at0) <= tolerance(at0, at1):
+        return ("your D's loss stays the same when w (self.cfg.unsupervised_weight) changes: does your code read the "
+                "weight the notebook sets, or a number of its own?")
+    if abs((at2 - at1) - (at1 - at0)) > tolerance(at0, at1, at2):
+        return "your D's loss does not grow in equal steps as w grows: does w multiply one whole term, once?"
+    if abs(at0_other_images - at0) > tolerance(at0, at0_other_images):
+        return ("with w = 0 your D's loss still changes when the unlabelled images change: which of the two terms "
+                "should w weight?")
     return ""
 
 
