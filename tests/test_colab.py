@@ -67,7 +67,8 @@ def _closure(names: list[str]) -> list[metadata.Distribution]:
 
 
 def _link_tree(dists, site: Path) -> None:
-    """Hard-link each distribution's files into ``site`` (copy where linking is not possible)."""
+    """Hard-link each distribution's files into ``site``, or symlink them where the temporary folder is on another
+    file system (a copy of torch and its CUDA libraries would take gigabytes of the test machine's disk)."""
     for dist in dists:
         for file in dist.files or []:
             if ".." in file.parts:
@@ -80,7 +81,7 @@ def _link_tree(dists, site: Path) -> None:
             try:
                 os.link(src, dst)
             except OSError:
-                shutil.copy2(src, dst)
+                os.symlink(src, dst)
 
 
 def _freeze(python: Path) -> dict[str, str]:
