@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from tutorial_lib import data, evaluator, homework, losses, methods, runtime
+from tutorial_lib.methods.base import reparameterize
 
 SOLUTIONS = runtime.REPO_ROOT / "solutions"
 
@@ -182,7 +183,7 @@ def _cvaegan_features(detach_rec=False, drop=False):
                 seen = x_rec.detach() if detach_rec else x_rec
                 pairwise = pairwise + (self.discriminator.features(x).detach()
                                        - self.discriminator.features(seen)).pow(2).sum(1)
-            loss = 3.0 * _kl(mu, logvar).sum(1).mean() + 0.5 * pairwise.mean()
+            loss = self.cfg.kl_weight * _kl(mu, logvar).sum(1).mean() + self.cfg.pairwise_weight * 0.5 * pairwise.mean()
             return loss + sum(self.adversarial_terms(batch)[0].values()), {}
     return G
 
@@ -283,13 +284,98 @@ def _cvaegan_g(kl_sign=1.0, pixel_mean=False, noise=True):
             f = (self.discriminator.features(x).detach() - self.discriminator.features(x_rec)).pow(2).sum(1)
             pairwise = 0.5 * (pixels + f).mean()
             adversarial, _ = self.adversarial_terms(batch)
-            return kl_sign * self.cfg.kl_weight * kl + pairwise + sum(adversarial.values()), {}
+            return (kl_sign * self.cfg.kl_weight * kl + self.cfg.pairwise_weight * pairwise
+                    + sum(adversarial.values())), {}
     return G
 
 
 CVAEGANKLSign = _cvaegan_g(kl_sign=-1.0)
 CVAEGANPixelMean = _cvaegan_g(pixel_mean=True)
 CVAEGANNoNoise = _cvaegan_g(noise=False)
+
+
+class CVAEGANFakesShareOneMean(methods.CVAEGAN):
+    """x′ and the prior samples stacked into one fake batch: each fake term then counts ½, not 1."""
+    def discriminator_loss(self, batch):
+        x, y = batch
+        with torch.no_grad():
+            mu, logvar = self.encoder(x, y)
+            fakes = torch.cat([self.generator(reparameterize(mu, logvar), y), self.sample(len(x), y=y)])
+        return losses.discriminator_loss(self.discriminator(x), self.discriminator(fakes)), {}
+
+
+class CVAEGANRealTermTwice(methods.CVAEGAN):
+    """Two plain GAN losses, one per kind of fake: the real images' term counts twice."""
+    def discriminator_loss(self, batch):
+        x, y = batch
+        with torch.no_grad():
+            mu, logvar = self.encoder(x, y)
+            x_rec, x_prior = self.generator(reparameterize(mu, logvar), y), self.sample(len(x), y=y)
+        real = self.discriminator(x)
+        return (losses.discriminator_loss(real, self.discriminator(x_rec))
+                + losses.discriminator_loss(real, self.discriminator(x_prior))), {}
+
+
+class CVAEGANNaiveLog(methods.CVAEGAN):
+    """L_D written with log(σ) and log(1 − σ): infinite once D is sure of a fake."""
+    def discriminator_loss(self, batch):
+        x, y = batch
+        with torch.no_grad():
+            mu, logvar = self.encoder(x, y)
+            x_rec, x_prior = self.generator(reparameterize(mu, logvar), y), self.sample(len(x), y=y)
+        p_real, p_rec, p_prior = (torch.sigmoid(self.discriminator(v)) for v in (x, x_rec, x_prior))
+        return -(p_real.log().mean() + (1 - p_rec).log().mean() + (1 - p_prior).log().mean()), {}
+
+
+def _cvaegan_weights(kl_over_batch=False, centres_twice=False):
+    class G(methods.CVAEGAN):
+        def generator_loss(self, batch):
+            x, y = batch
+            mu, logvar = self.encoder(x, y)
+            x_rec = self.generator(reparameterize(mu, logvar), y)
+            kl = losses.kl_normal_standard(mu, logvar)
+            kl = kl.sum() if kl_over_batch else kl.mean()
+            pairwise = losses.pairwise_loss(x, x_rec, [self.discriminator.features(x).detach()],
+                                            [self.discriminator.features(x_rec)])
+            terms = self.adversarial_terms(batch)[0]
+            adversarial = (self.cfg.centre_weight * terms["centre"] + self.cfg.class_centre_weight * terms["class_centre"]
+                           if centres_twice else sum(terms.values()))
+            return self.cfg.kl_weight * kl + self.cfg.pairwise_weight * pairwise + adversarial, {}
+    return G
+
+
+CVAEGANKLOverBatch = _cvaegan_weights(kl_over_batch=True)      # L_KL summed over the batch: B times too heavy
+CVAEGANCentresTwice = _cvaegan_weights(centres_twice=True)     # λ_GD and λ_GC applied to terms that carry them
+
+
+class SSGANHalfSumFM(methods.SSGAN):
+    """Feature matching as ½‖·‖² (the library's helper) while the config asks for the mean over features."""
+    def generator_loss(self, batch):
+        return losses.feature_matching_loss(self.discriminator.features(batch.x).detach(),
+                                            self.discriminator.features(self.sample(len(batch.x)))), {}
+
+
+class SSGANLogSumExpOverBatch(methods.SSGAN):
+    """log Z taken along the batch instead of along the K classes."""
+    def discriminator_loss(self, batch):
+        x_labelled, y_labelled = self.labelled_batch(len(batch.x))
+        supervised = losses.ssgan_supervised_loss(self.discriminator(x_labelled), y_labelled)
+        x_fake = self.sample(len(batch.x)).detach()
+        log_z_real = torch.logsumexp(self.discriminator(batch.x), 0)
+        log_z_fake = torch.logsumexp(self.discriminator(x_fake), 0)
+        unsupervised = F.softplus(-log_z_real).mean() + F.softplus(log_z_fake).mean()
+        return supervised + self.cfg.unsupervised_weight * unsupervised, {}
+
+
+class SSGANLabelsOfTheNextCall(methods.SSGAN):
+    """Images from one call of labelled_batch, labels from a second one: every label belongs to another image."""
+    def discriminator_loss(self, batch):
+        x_labelled, _ = self.labelled_batch(len(batch.x))
+        _, y_labelled = self.labelled_batch(len(batch.x))
+        supervised = losses.ssgan_supervised_loss(self.discriminator(x_labelled), y_labelled)
+        x_fake = self.sample(len(batch.x)).detach()
+        return supervised + self.cfg.unsupervised_weight * losses.ssgan_unsupervised_loss(
+            self.discriminator(batch.x), self.discriminator(x_fake)), {}
 
 
 WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VAENoNoise},
@@ -301,19 +387,24 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
          "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
                 "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise,
                 "λ_KL left out": CVAEGANUnweightedKL, "feature term dropped": CVAEGANFeatureTermDropped,
-                "feature term detached": CVAEGANFeatureTermDetached},
+                "feature term detached": CVAEGANFeatureTermDetached, "fakes share one mean": CVAEGANFakesShareOneMean,
+                "real term twice": CVAEGANRealTermTwice, "naive log": CVAEGANNaiveLog,
+                "KL over the batch": CVAEGANKLOverBatch, "centres weighted twice": CVAEGANCentresTwice},
          "11": {"no unsupervised term": SSGANNoUnsupervised, "real and fake swapped": SSGANSwapped,
                 "fake logit learned": SSGANFakeClassLearned, "G fools D": SSGANFoolsD, "reads batch.y": SSGANReadsLabels,
                 "features per image": SSGANFeaturesPerImage, "K+1 cross-entropy": SSGANKPlusOneCrossEntropy,
                 "G's side detached": SSGANFakeFeaturesDetached, "w ignored": SSGANWeightIgnored,
-                "w on the supervised term": SSGANWeightOnSupervised}}
+                "w on the supervised term": SSGANWeightOnSupervised, "½‖·‖² feature matching": SSGANHalfSumFM,
+                "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign"],
              "06": ["batch-wide penalty", "critic sign"], "07": ["target in [0, 1]", "G1 sign"],
              "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out",
-                   "feature term dropped", "feature term detached"],
+                   "feature term dropped", "feature term detached", "fakes share one mean", "real term twice",
+                   "naive log", "KL over the batch", "centres weighted twice"],
              "11": ["no unsupervised term", "real and fake swapped", "fake logit learned", "reads batch.y", "G fools D",
                     "features per image", "K+1 cross-entropy", "G's side detached", "w ignored",
-                    "w on the supervised term"]}
+                    "w on the supervised term", "½‖·‖² feature matching", "log Z over the batch",
+                    "labels of the next call"]}
 """The wrong models the smoke setting must reject (the others are measured, and reported, not asserted)."""
 
 
@@ -399,16 +490,28 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     assert not verdict.passed and "reads batch.y" in verdict.problem
 
 
-@pytest.mark.parametrize("name, expected", [("w ignored", "stays the same when w"),
-                                            ("w on the supervised term", "which of the two terms should w weight"),
-                                            ("no unsupervised term", "stays the same when w")])
-def test_11_s_one_batch_check_reads_how_w_enters_d_s_loss(name, expected, splits):
+@pytest.mark.parametrize("notebook, name, expected", [
+    ("11", "w ignored", "stays the same when w"),
+    ("11", "w on the supervised term", "which of the two terms should w weight"),
+    ("11", "no unsupervised term", "stays the same when w"),
+    ("11", "½‖·‖² feature matching", "summed or averaged"),
+    ("11", "log Z over the batch", "along which axis"),
+    ("11", "labels of the next call", "from the same call as the images"),
+    ("10", "fakes share one mean", "the reconstructions' term ×0.50, the prior samples' term ×0.50"),
+    ("10", "real term twice", "the real images' term ×2.00"),
+    ("10", "naive log", "is inf when D's outputs are +100"),
+    ("10", "KL over the batch", "when kl_weight goes from 0 to 1"),
+    ("10", "centres weighted twice", "weighted a second time"),
+    ("10", "pixel mean", "when pairwise_weight goes from 0 to 1"),
+])
+def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits
-    task, s = homework.TASKS["11"], homework.setting("11", "smoke")
-    model = homework.make(WRONG["11"][name], "11", s, "cpu", train)
+    task, s = homework.TASKS[notebook], homework.setting(notebook, "smoke")
+    model = homework.make(WRONG[notebook][name], notebook, s, "cpu", train)
+    cfg = model.cfg
     batch = methods.Batch(data.as_float(train.x[:s.batch_size]), train.y[:s.batch_size])
     assert expected in task.check(model, batch)
-    assert model.cfg.unsupervised_weight == 0.5            # the check puts the notebook's w back
+    assert model.cfg is cfg                                # the checks put the notebook's settings back
 
 
 @pytest.mark.parametrize("notebook", ["10", "11"])

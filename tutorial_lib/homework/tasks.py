@@ -5,7 +5,8 @@ import torch
 
 from tutorial_lib import data, losses, methods, metrics, runtime
 from tutorial_lib.homework.base import Bar, Setting, Task
-from tutorial_lib.homework.probes import cvaegan_checks_one_batch, ssgan_checks_one_batch
+from tutorial_lib.homework.probes_cvaegan import cvaegan_checks_one_batch
+from tutorial_lib.homework.probes_ssgan import ssgan_checks_one_batch
 from tutorial_lib.methods.base import Method
 
 
