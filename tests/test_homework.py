@@ -521,3 +521,13 @@ def test_the_librarys_own_model_passes_the_one_batch_checks(notebook, splits):
     model = homework.make(task.library, notebook, s, "cpu", train)
     batch = methods.Batch(data.as_float(train.x[:s.batch_size]), train.y[:s.batch_size])
     assert task.check(model, batch) == ""
+
+
+def test_the_report_names_where_each_bar_was_measured_once():
+    base = "seeds 0–4, this course's CPU, 2026-12-05"
+    bars = {"FD": homework.Bar(10.0, 1.0, (9.5, 10.0, 10.5), base),
+            "KL per image": homework.Bar(1.0, 0.5, (0.9, 1.0, 1.1), base + "; tolerance at least half the mean"),
+            "other": homework.Bar(2.0, 0.1, (2.0, 2.0, 2.0), "seeds 5–9, 2026-12-06")}
+    text = homework.report("10", homework.Verdict(True, {"FD": 10.2, "KL per image": 1.1, "other": 2.0}, bars, False, 9.0))
+    line = next(row for row in text.splitlines() if row.startswith("library's model:"))
+    assert line.count(base) == 1 and "tolerance at least half the mean" in line and "seeds 5–9" in line

@@ -157,7 +157,8 @@ def report(notebook: str, v: Verdict) -> str:
     for k, x in v.figures.items():
         bar = v.bars.get(k)
         lines.append(f"{k:<22}{x:>12.4g}" + (f"{bar.mean:>14.4g}{bar.mean + bar.tolerance:>18.4g}" if bar else ""))
-    measured = "; ".join(sorted({bar.measured for bar in v.bars.values()}))
+    sources = {bar.measured for bar in v.bars.values()}
+    measured = "; ".join(sorted(m for m in sources if not any(m != other and m in other for other in sources)))
     lines.append(f"library's model: {measured}")
     if v.passed:
         lines.append(f"✓ Your model is as good as the library's at this setting ({v.seconds:.0f} s).")
