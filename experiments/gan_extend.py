@@ -67,21 +67,14 @@ what = (f"05's DCGAN at the new defaults (batch 64) continued to {args.epochs} e
 rows = []
 
 
-def snapshot() -> None:
-    """Copy the run's checkpoint, if it ends an epoch, to <folder>/snapshots/epoch-NNN.pt (so that the model of any
-    epoch can be shipped later)."""
-    last = folder / checkpoints.LAST
-    saved = checkpoints.load(last) if last.exists() else None
-    if saved is not None and saved["iteration"] == 0:
-        (folder / "snapshots").mkdir(exist_ok=True)
-        shutil.copy2(last, folder / "snapshots" / f"epoch-{saved['epoch']:03d}.pt")
-
-
 class Record(callbacks.Callback):
-    """The rows so far into --out, and a snapshot of the previous epoch's checkpoint (fit writes a checkpoint after
-    the callbacks)."""
+    """After each epoch: the rows so far into --out, and the whole training state at the end of this epoch (what
+    fit's checkpoint holds) in <folder>/snapshots/epoch-NNN/last.pt, so that any epoch's model can be shipped or
+    resumed later (fit's own checkpoint is overwritten every few minutes)."""
     def on_epoch_end(self, state):
-        snapshot()
+        (folder / "snapshots" / f"epoch-{state.epoch:03d}").mkdir(parents=True, exist_ok=True)
+        checkpoints.save_training(folder / "snapshots" / f"epoch-{state.epoch:03d}", state.method,
+                                  state.history.state(), state.epoch, 0, state.step)
         r = state.history.epochs[-1]
         rows.append({k: r.get(k) for k in ("epoch", "seconds", "FD", "top class share")})
         json.dump({"what": what, "date": datetime.now().isoformat(timespec="seconds"), "rows": rows},
@@ -91,7 +84,6 @@ class Record(callbacks.Callback):
 measure = callbacks.EpochMetric(lambda m: {k: v for k, v in quality(m).items() if k in ("FD", "top class share")})
 h = training.fit(gan, train, epochs=args.epochs, batch_size=64, seed=0, progress=False, checkpoint_dir=str(folder),
                  callbacks=[measure, Record()])
-snapshot()
 print(json.dumps(rows, indent=1))
 json.dump({"what": what, "date": datetime.now().isoformat(timespec="seconds"), "rows": rows, "run": h.run},
           open(args.out, "w"), indent=1, default=str)
