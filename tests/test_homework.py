@@ -127,6 +127,24 @@ class AEGANSaturating(methods.AEGAN):
                 + losses.generator_loss_saturating(self.image_discriminator(self.decode(h_fake)))), {}
 
 
+def _aegan_g1(image_term=True, detach_codes=False, saturating=False):
+    class G1(methods.AEGAN):
+        def latent_generator_loss(self, batch):
+            h_fake = self.latent_generator(self.noise(len(batch.x)))
+            g = losses.generator_loss_saturating if saturating else losses.generator_loss_nonsaturating
+            loss = g(self.latent_discriminator(h_fake))
+            if image_term:
+                decoded = self.decode(h_fake.detach() if detach_codes else h_fake)
+                loss = loss + self.cfg.image_weight * g(self.image_discriminator(decoded))
+            return loss, {}
+    return G1
+
+
+AEGANG1NoImageTerm = _aegan_g1(image_term=False)          # G1 on D1 alone: a plain latent GAN
+AEGANG1DetachedCodes = _aegan_g1(detach_codes=True)       # D2's verdict cannot reach G1
+AEGANG1SaturatingWeighted = _aegan_g1(saturating=True)    # both terms minimax, λ_img read from the config
+
+
 class AEGANUnitTarget(methods.AEGAN):
     """The reconstruction compared with intensities in [0, 1], as the VAE's Bernoulli targets are."""
     def autoencoder_loss(self, batch):
@@ -383,7 +401,8 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
          "06": {"batch-wide penalty": WGANBatchNorm, "one-sided penalty": WGANOneSided,
                 "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign},
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
-                "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign},
+                "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign, "G1 without D2": AEGANG1NoImageTerm,
+                "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted},
          "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
                 "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise,
                 "λ_KL left out": CVAEGANUnweightedKL, "feature term dropped": CVAEGANFeatureTermDropped,
@@ -396,8 +415,10 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "G's side detached": SSGANFakeFeaturesDetached, "w ignored": SSGANWeightIgnored,
                 "w on the supervised term": SSGANWeightOnSupervised, "½‖·‖² feature matching": SSGANHalfSumFM,
                 "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
-MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign"],
-             "06": ["batch-wide penalty", "critic sign"], "07": ["target in [0, 1]", "G1 sign"],
+MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign", "saturating G"],
+             "06": ["batch-wide penalty", "critic sign"],
+             "07": ["target in [0, 1]", "G1 sign", "G1 saturating", "G1 without D2", "G1's codes detached",
+                    "G1 minimax, weighted"],
              "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out",
                    "feature term dropped", "feature term detached", "fakes share one mean", "real term twice",
                    "naive log", "KL over the batch", "centres weighted twice"],
@@ -503,6 +524,10 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("10", "KL over the batch", "when kl_weight goes from 0 to 1"),
     ("10", "centres weighted twice", "weighted a second time"),
     ("10", "pixel mean", "when pairwise_weight goes from 0 to 1"),
+    ("05", "saturating G", "keeps its gradient when D rejects the fakes"),
+    ("07", "G1 without D2", "stays the same when λ_img"),
+    ("07", "G1's codes detached", "sends no gradient to G1"),
+    ("07", "G1 minimax, weighted", "L_G1 from the very logits D1 and D2 gave"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits
@@ -514,7 +539,7 @@ def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected
     assert model.cfg is cfg                                # the checks put the notebook's settings back
 
 
-@pytest.mark.parametrize("notebook", ["10", "11"])
+@pytest.mark.parametrize("notebook", ["05", "07", "10", "11"])
 def test_the_librarys_own_model_passes_the_one_batch_checks(notebook, splits):
     train, _, _ = splits
     task, s = homework.TASKS[notebook], homework.setting(notebook, "smoke")

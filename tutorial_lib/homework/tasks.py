@@ -6,6 +6,7 @@ import torch
 from tutorial_lib import data, losses, methods, metrics, runtime
 from tutorial_lib.homework.base import Bar, Setting, Task
 from tutorial_lib.homework.probes_cvaegan import cvaegan_checks_one_batch
+from tutorial_lib.homework.probes_gan import aegan_checks_one_batch, gan_checks_one_batch
 from tutorial_lib.homework.probes_ssgan import ssgan_checks_one_batch
 from tutorial_lib.methods.base import Method
 
@@ -220,7 +221,7 @@ TASKS = {
     "05": Task("05", methods.GAN, methods.GANConfig,
                full=Setting("mnist", 60_000, 1, 128, {"width": 32}, 5_000),
                smoke=Setting("mnist-sample", 512, 8, 64, {"width": 16}, 1_000),
-               measure=_fd, judged=("FD",), hint=_gan_hint,
+               measure=_fd, judged=("FD",), hint=_gan_hint, check=gan_checks_one_batch,
                solution="solutions/05_gan.py, class MyGAN", bars={
                    "full": {"FD": Bar.from_seeds([281.60, 263.73, 283.35, 300.45],
                                                  f"seeds 0–2 and the solution, {_CPU}")},
@@ -239,7 +240,7 @@ TASKS = {
                             5_000),
                smoke=Setting("mnist-sample", 384, 10, 64, {"d_width": 16, "code_norm": "batch",
                                                            "g1_output_norm": True}, 1_000),
-               measure=_aegan_figures, judged=("FD", "FD to x′"), hint=_aegan_hint,
+               measure=_aegan_figures, judged=("FD", "FD to x′"), hint=_aegan_hint, check=aegan_checks_one_batch,
                solution="solutions/07_aegan.py, class MyAEGAN", bars={
                    "full": {"FD": Bar.from_seeds([111.08, 111.40, 109.04, 110.23],
                                                  f"seeds 0–2 and the solution, {_CPU}"),
