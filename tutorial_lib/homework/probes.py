@@ -15,11 +15,18 @@ import torch
 from tutorial_lib.methods.base import Method
 
 
-def seeded_call(fn, *args):
-    """``fn(*args)`` without gradients, with torch's random draws seeded by 0 (and restored after): two calls differ
-    only where their arguments or the model's hooks do."""
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
+@contextmanager
+def same_draws():
+    """While open, torch's random draws are seeded by 0 (and restored after): two losses computed under it differ only
+    where their arguments, the config or the model's hooks do."""
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
+        yield
+
+
+def seeded_call(fn, *args):
+    """``fn(*args)`` without gradients, under :func:`same_draws`."""
+    with same_draws(), torch.no_grad():
         return fn(*args)
 
 
@@ -44,19 +51,39 @@ def buffers_kept(model: Method):
         restore()
 
 
+@contextmanager
+def config_with(model: Method, **changes):
+    """While open, ``model.cfg`` has ``changes``; the model's own config afterwards."""
+    cfg = model.cfg
+    model.cfg = dataclasses.replace(cfg, **changes)
+    try:
+        yield
+    finally:
+        model.cfg = cfg
+
+
+@contextmanager
+def outputs_of(*networks):
+    """While open, every forward call of each network is kept as (input, output): one list per network."""
+    seen = [[] for _ in networks]
+    handles = [network.register_forward_hook(lambda module, args, out, calls=calls: calls.append((args[0], out)))
+               for network, calls in zip(networks, seen)]
+    try:
+        yield seen
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def losses_over(model: Method, loss, field: str, values, batch) -> list[float]:
     """``loss(batch)`` with ``model.cfg.<field>`` set to each of ``values`` in turn (same draws, the buffers put
     back after each call); the model's own config afterwards."""
-    cfg = model.cfg
     out = []
-    try:
-        with buffers_kept(model) as restore:
-            for value in values:
-                model.cfg = dataclasses.replace(cfg, **{field: value})
+    with buffers_kept(model) as restore:
+        for value in values:
+            with config_with(model, **{field: value}):
                 out.append(seeded_loss(loss, batch))
-                restore()
-    finally:
-        model.cfg = cfg
+            restore()
     return out
 
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import torch
 
 from tutorial_lib.homework.probes import (buffers_kept, close, d_loss_finite_at_extreme_logits, holds_rows_of,
-                                          losses_over, rows_in, seeded_loss, seeded_call)
+                                          losses_over, outputs_of, rows_in, same_draws, seeded_call, seeded_loss)
 from tutorial_lib.methods.base import Method
 
 
@@ -24,16 +24,9 @@ def cvaegan_checks_one_batch(model: Method, batch) -> str:
     if d_loss_with_means_moved_by(0.0) == d_loss_with_means_moved_by(3.0):
         return ("your D's loss does not depend on the reconstructions: in the paper's Algorithm 1, which images does D "
                 "take for fakes besides the samples drawn from the prior?")
-    means, decoded = [], []
-    hooks = [model.encoder.register_forward_hook(lambda module, args, out: means.append(out[0].detach())),
-             model.generator.register_forward_pre_hook(lambda module, args: decoded.append(args[0].detach()))]
-    try:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            model.generator_loss(batch)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    if any(z.shape == mu.shape and torch.equal(z, mu) for z in decoded for mu in means):
+    with outputs_of(model.encoder, model.generator) as (encoded, decoded):
+        seeded_call(model.generator_loss, batch)
+    if any(z.shape == mu.shape and torch.equal(z, mu) for z, _ in decoded for _, (mu, *_) in encoded):
         return ("your E-and-G loss decodes the encoder's means themselves: where does the encoder's noise enter z, and "
                 "what would L_KL's σ then be for?")
     problem = _generator_weights_problem(model, batch)
@@ -55,24 +48,15 @@ def _d_term_weights_problem(model: Method, batch) -> str:
     −E log(1 − D(x̃)) ones that sum to +mean D(x̃): the ratio measured / expected is 1 for each of Algorithm 1's
     terms. Rows are told apart as real (rows of batch.x), reconstructions (recognised with σ forced to about 0), or
     prior samples (the rest). No verdict where a group is missing (other checks speak to that)."""
-    calls = []
     with _reconstructions_recognised(model) as found:
-        def hook(module, args, out):
-            calls.append((args[0].detach(), out))
-
-        handle = model.discriminator.register_forward_hook(hook)
-        try:
-            with torch.random.fork_rng(devices=[]), buffers_kept(model):
-                torch.manual_seed(0)
-                loss = model.discriminator_loss(batch)[0]
-                outs = [out for _, out in calls if out.requires_grad]
-                grads = torch.autograd.grad(loss, outs, allow_unused=True) if outs else []
-        finally:
-            handle.remove()
+        with outputs_of(model.discriminator) as (every_call,), same_draws(), buffers_kept(model):
+            loss = model.discriminator_loss(batch)[0]
+            calls = [(x.detach(), out) for x, out in every_call if out.requires_grad]
+            grads = torch.autograd.grad(loss, [out for _, out in calls], allow_unused=True) if calls else []
         reconstructions = [r.detach() for r in found["reconstructions"]]
     sums, expected = {"real": 0.0, "reconstructions": 0.0, "prior samples": 0.0}, {}
     p = {k: [] for k in sums}
-    for (x, out), g in zip([c for c in calls if c[1].requires_grad], grads):
+    for (x, out), g in zip(calls, grads):
         if g is None or out.dim() != 1:
             return ""
         real, rec = rows_in(x, [batch.x]), rows_in(x, reconstructions)
@@ -183,8 +167,7 @@ def _feature_term_moves_the_reconstructions(model: Method, batch) -> bool:
         def gradient_at_reconstructions(keep: float):
             found.update(mu=None, reconstructions=[])
             state["keep"] = keep
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(0)
+            with same_draws():
                 loss = model.generator_loss(batch)[0]
                 if not found["reconstructions"]:
                     return None

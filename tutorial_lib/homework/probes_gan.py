@@ -2,12 +2,11 @@
 show (see :mod:`tutorial_lib.homework.probes`)."""
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from tutorial_lib import losses
-from tutorial_lib.homework.probes import buffers_kept, close, losses_over, seeded_loss
+from tutorial_lib.homework.probes import (buffers_kept, close, config_with, losses_over, outputs_of, same_draws,
+                                          seeded_loss)
 from tutorial_lib.methods.base import Method
 
 
@@ -16,16 +15,11 @@ def gan_checks_one_batch(model: Method, batch) -> str:
     other layouts, or when the config asks for another generator loss)."""
     if model.cfg.generator_loss != "nonsaturating":
         return ""
-    calls = []
-    handle = model.discriminator.register_forward_hook(lambda module, args, out: calls.append(out))
-    try:
-        with buffers_kept(model):
-            value = seeded_loss(model.generator_loss, batch)
-    finally:
-        handle.remove()
+    with outputs_of(model.discriminator) as (calls,), buffers_kept(model):
+        value = seeded_loss(model.generator_loss, batch)
     if len(calls) != 1:
         return ""
-    expected = float(losses.generator_loss_nonsaturating(calls[0]))
+    expected = float(losses.generator_loss_nonsaturating(calls[0][1]))
     if close(value, expected):
         return ""
     return (f"your G's loss is {value:.4g} on this batch, but the generator loss this notebook trains with, computed "
@@ -42,19 +36,13 @@ def aegan_checks_one_batch(model: Method, batch) -> str:
                 "the decoded samples enter it, and with which weight?")
     if not close(at2 - at1, at1 - at0, at0, at1, at2):
         return "your G1's loss does not grow in equal steps as λ_img grows: does λ_img multiply the image term once?"
-    cfg, params = model.cfg, [p for p in model.latent_generator.parameters() if p.requires_grad]
+    params = [p for p in model.latent_generator.parameters() if p.requires_grad]
 
     def gradient(weight):
-        model.cfg = dataclasses.replace(cfg, image_weight=weight)
-        with torch.random.fork_rng(devices=[]), buffers_kept(model):
-            torch.manual_seed(0)
-            loss = model.latent_generator_loss(batch)[0]
-            return torch.autograd.grad(loss, params, allow_unused=True)
+        with config_with(model, image_weight=weight), same_draws(), buffers_kept(model):
+            return torch.autograd.grad(model.latent_generator_loss(batch)[0], params, allow_unused=True)
 
-    try:
-        with_image, without = gradient(1.0), gradient(0.0)
-    finally:
-        model.cfg = cfg
+    with_image, without = gradient(1.0), gradient(0.0)
     if all((a is None and b is None) or (a is not None and b is not None and torch.allclose(a, b, rtol=1e-6, atol=1e-10))
            for a, b in zip(with_image, without)):
         return ("the image term of your G1's loss sends no gradient to G1: is anything between G1's codes and D2's "
@@ -65,18 +53,11 @@ def aegan_checks_one_batch(model: Method, batch) -> str:
 def _g1_loss_from_its_logits(model: Method, batch) -> str:
     """07: G1's loss against the library's L_G1 computed from the very logits D1 and D2 gave (one call of each; no
     verdict for other layouts)."""
-    d1, d2 = [], []
-    handles = [model.latent_discriminator.register_forward_hook(lambda module, args, out: d1.append(out)),
-               model.image_discriminator.register_forward_hook(lambda module, args, out: d2.append(out))]
-    try:
-        with buffers_kept(model):
-            value = seeded_loss(model.latent_generator_loss, batch)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with outputs_of(model.latent_discriminator, model.image_discriminator) as (d1, d2), buffers_kept(model):
+        value = seeded_loss(model.latent_generator_loss, batch)
     if len(d1) != 1 or len(d2) != 1:
         return ""
-    expected = float(losses.aegan_generator_loss(d1[0], d2[0], model.cfg.image_weight,
+    expected = float(losses.aegan_generator_loss(d1[0][1], d2[0][1], model.cfg.image_weight,
                                                  latent_critic=model.cfg.latent_critic))
     if close(value, expected):
         return ""

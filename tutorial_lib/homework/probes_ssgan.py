@@ -2,29 +2,50 @@
 (see :mod:`tutorial_lib.homework.probes`)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from functools import partial
+
 import torch
 
 from tutorial_lib import losses
-
 from tutorial_lib.homework.probes import (close, d_loss_finite_at_extreme_logits, holds_rows_of, losses_over,
-                                          seeded_loss)
+                                          outputs_of, same_draws, seeded_loss)
 from tutorial_lib.methods.base import Batch, Method
+
+
+def _d_loss(model: Method, batch):
+    """D's loss on ``batch`` with the labelled stream started afresh, so that every call sees the same labelled batch."""
+    model.restart_labelled_stream()
+    return model.discriminator_loss(batch)
+
+
+@contextmanager
+def _labelled_batches_seen(model: Method):
+    """While open, every (images, labels) that ``model.labelled_batch`` returns is kept, in order, in the list
+    yielded (the very tensors, so that D's calls on them can be recognised)."""
+    library, seen = model.labelled_batch, []
+
+    def recorded(n):
+        x, y = library(n)
+        seen.append((x, y))
+        return x, y
+
+    model.labelled_batch = recorded
+    try:
+        yield seen
+    finally:
+        del model.labelled_batch
 
 
 def ssgan_checks_one_batch(model: Method, batch) -> str:
     """11, before training: D's loss is the same whatever labels the batch carries (only the labelled subset's may be
     read); G's loss reads D's last hidden layer f, not its output layer; and it compares batch means, so it does not
     change when the real images come in another order (noise off, the same draws)."""
-
-    def d_loss(y):
-        model.restart_labelled_stream()
-        return model.discriminator_loss(Batch(batch.x, y))
-
-    if seeded_loss(d_loss, batch.y) != seeded_loss(d_loss, (batch.y + 1) % 10):
+    if seeded_loss(_d_loss, model, batch) != seeded_loss(_d_loss, model, Batch(batch.x, (batch.y + 1) % 10)):
         return ("your D's loss changes when the labels of the unlabelled batch change: it reads batch.y. A semi-supervised "
                 "model may use only the labelled subset's labels (self.labelled_batch).")
     problem = (_unsupervised_weight_problem(model, batch)
-               or d_loss_finite_at_extreme_logits(model, model.discriminator, lambda b: d_loss(b.y), batch))
+               or d_loss_finite_at_extreme_logits(model, model.discriminator, partial(_d_loss, model), batch))
     if problem:
         return problem
     if not _supervised_term_ignores_a_shared_shift(model, batch):
@@ -32,8 +53,7 @@ def ssgan_checks_one_batch(model: Method, batch) -> str:
                 "labelled images should enter one term only, a softmax over the K real classes, which such a shift "
                 "leaves alone: which terms see them, and over which classes?")
     trained = [p for p in model.generator.parameters() if p.requires_grad]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with same_draws():
         grads = torch.autograd.grad(model.generator_loss(batch)[0], trained, allow_unused=True)
     if all(g is None or not g.abs().sum() > 0 for g in grads):
         return ("no gradient of your G's loss reaches G's weights: which side of the feature gap is a fixed target, "
@@ -63,24 +83,8 @@ def _ssgan_d_loss_from_its_logits(model: Method, batch) -> str:
     """11: the student's L_D against L_supervised + w·L_unsupervised computed by the library from the very logits the
     student's D produced (one D call on the labelled images, recognised as the tensor ``labelled_batch`` returned,
     with the labels it returned with them; one on batch.x; one on G's samples). No verdict for other layouts."""
-    library_batch, returned, calls = model.labelled_batch, [], []
-
-    def tagged(n):
-        x, y = library_batch(n)
-        returned.append((x, y))
-        return x, y
-
-    def loss(b):
-        model.restart_labelled_stream()
-        return model.discriminator_loss(b)
-
-    model.labelled_batch = tagged
-    handle = model.discriminator.register_forward_hook(lambda module, args, out: calls.append((args[0], out)))
-    try:
-        value = seeded_loss(loss, batch)
-    finally:
-        handle.remove()
-        del model.labelled_batch
+    with _labelled_batches_seen(model) as returned, outputs_of(model.discriminator) as (calls,):
+        value = seeded_loss(_d_loss, model, batch)
     labelled = [(out, y) for x_in, out in calls for x, y in returned if x_in is x]
     unlabelled = [out for x_in, out in calls if x_in is batch.x]
     fakes = [out for x_in, out in calls
@@ -130,10 +134,7 @@ def _feature_matching_from_its_features(model: Method, batch) -> str:
 def _unsupervised_weight_problem(model: Method, batch) -> str:
     """11: D's loss as a function of w = ``cfg.unsupervised_weight`` (same draws): it must read w, be S + w·U (equal
     steps for equal changes of w), and at w = 0 be blind to the unlabelled images (w weights the term that sees them)."""
-    def d_loss(b):
-        model.restart_labelled_stream()
-        return model.discriminator_loss(b)
-
+    d_loss = partial(_d_loss, model)
     at0, at1, at2 = losses_over(model, d_loss, "unsupervised_weight", (0.0, 1.0, 2.0), batch)
     (at0_other_images,) = losses_over(model, d_loss, "unsupervised_weight", (0.0,),
                                        Batch(batch.x.flip(-1), batch.y))     # mirrored: other unlabelled images
@@ -151,29 +152,21 @@ def _unsupervised_weight_problem(model: Method, batch) -> str:
 def _supervised_term_ignores_a_shared_shift(model: Method, batch) -> bool:
     """11: add 3 to every logit of the labelled images only (recognised as the very tensor ``labelled_batch``
     returned): a K-class cross-entropy does not change. True (no verdict) where the student's code hides them."""
-    library_batch, returned, state = model.labelled_batch, [], {"shift": 0.0, "hit": False}
+    state = {"shift": 0.0, "hit": False}
+    with _labelled_batches_seen(model) as returned:
+        def hook(module, args, out):
+            if any(args[0] is x for x, _ in returned):
+                state["hit"] = True
+                return out + state["shift"]
 
-    def tagged(n):
-        x, y = library_batch(n)
-        returned.append(x)
-        return x, y
+        def d_loss(shift):
+            state["shift"] = shift
+            returned.clear()
+            return _d_loss(model, batch)
 
-    def hook(module, args, out):
-        if any(args[0] is x for x in returned):
-            state["hit"] = True
-            return out + state["shift"]
-
-    def d_loss(shift):
-        state["shift"] = shift
-        returned.clear()
-        model.restart_labelled_stream()
-        return model.discriminator_loss(Batch(batch.x, batch.y))
-
-    model.labelled_batch = tagged
-    handle = model.discriminator.register_forward_hook(hook)
-    try:
-        plain, shifted = seeded_loss(d_loss, 0.0), seeded_loss(d_loss, 3.0)
-    finally:
-        handle.remove()
-        del model.labelled_batch
+        handle = model.discriminator.register_forward_hook(hook)
+        try:
+            plain, shifted = seeded_loss(d_loss, 0.0), seeded_loss(d_loss, 3.0)
+        finally:
+            handle.remove()
     return not state["hit"] or abs(shifted - plain) <= 1e-4 * max(abs(plain), 1.0)
