@@ -17,7 +17,6 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-import torch
 from torch.optim.swa_utils import AveragedModel, update_bn
 
 from tutorial_lib import data, evaluator, methods, metrics, runtime
@@ -37,6 +36,7 @@ missing = sorted({str(p) for ps in paths.values() for p in ps if not p.exists()}
 if missing:
     parser.error(f"no snapshot at {', '.join(missing)}")
 
+run = checkpoints.load(paths[max(paths)][-1])["history"]["run"]    # the model: its settings, epochs, device
 quality = metrics.epoch_quality(data.load("mnist", "test"), evaluator.load_evaluator("mnist"))
 rows = []
 for k, snapshot_paths in paths.items():
@@ -58,4 +58,4 @@ for k, snapshot_paths in paths.items():
     json.dump({"what": "05's DCGAN, G's weights averaged uniformly over its last end-of-epoch snapshots, batch-norm "
                        "statistics recomputed (experiments/gan_average.py)",
                "snapshots": str(args.snapshots), "date": datetime.now().isoformat(timespec="seconds"),
-               "device": "cpu", "rows": rows}, open(args.out, "w"), indent=1)
+               "device": "cpu", "run": run, "rows": rows}, open(args.out, "w"), indent=1)

@@ -43,11 +43,13 @@ for path in args.rows:
             by_epoch[r["epoch"]] = {**r, "from": str(path)}
 epochs = sorted(by_epoch)
 first = shipped.load("gan")
+latest = max(args.snapshots.glob("epoch-*"), default=None)      # the run's record: settings, epochs, device, dates
+run = checkpoints.load(latest / checkpoints.LAST)["history"]["run"] if latest else None
 json.dump({"what": "05's DCGAN at the series' defaults (batch 64, seed 0), FD per epoch after its 10 shipped epochs "
                    "(shipped evaluator, 10,000 samples against the first 10,000 test digits, sampling seed 0); "
                    "trained on this course's 2-core CPU over several calls of experiments/gan_extend.py that resume "
                    "one run", "date": datetime.now().isoformat(timespec="seconds"),
-           "shipped at 10 epochs": first.record.get("fd"), "rows": [by_epoch[e] for e in epochs]},
+           "shipped at 10 epochs": first.record.get("fd"), "run": run, "rows": [by_epoch[e] for e in epochs]},
           open(args.out, "w"), indent=1, default=str)
 
 z = torch.randn(64, first.cfg.latent_dim, generator=torch.Generator().manual_seed(0))
