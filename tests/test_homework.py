@@ -104,6 +104,23 @@ class WGANCriticSign(methods.WGAN):
         return self.critic(batch.x).mean() - self.critic(x_fake).mean() + gp, {}
 
 
+class WGANOneAlpha(methods.WGAN):
+    """One mixing weight for the whole batch (``torch.rand(1)``): every interpolate at the same fraction."""
+    def critic_loss(self, batch):
+        x_fake = self.sample(len(batch.x)).detach()
+        alpha = torch.rand(1)
+        x_hat = alpha * batch.x + (1 - alpha) * x_fake
+        gp = losses.gradient_penalty(self.critic, x_hat, self.cfg.gp_weight)
+        return losses.critic_loss(self.critic(batch.x), self.critic(x_fake)) + gp, {}
+
+
+class AEGAND2Data(methods.AEGAN):
+    """D2 told the data from G's samples, where this notebook's D2 (d2_real='reconstruction') takes x′ as real."""
+    def image_discriminator_loss(self, batch):
+        x_fake = self.sample(len(batch.x)).detach()
+        return losses.discriminator_loss(self.image_discriminator(batch.x), self.image_discriminator(x_fake)), {}
+
+
 class AEGANImageOnly(methods.AEGAN):
     """G1 trained on the image discriminator's verdict alone: nothing asks its codes to look like Enc's."""
     def latent_generator_loss(self, batch):
@@ -399,10 +416,12 @@ class SSGANLabelsOfTheNextCall(methods.SSGAN):
 WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VAENoNoise},
          "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign},
          "06": {"batch-wide penalty": WGANBatchNorm, "one-sided penalty": WGANOneSided,
-                "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign},
+                "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign,
+                "one α per batch": WGANOneAlpha},
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign, "G1 without D2": AEGANG1NoImageTerm,
-                "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted},
+                "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted,
+                "D2 shown the data": AEGAND2Data},
          "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
                 "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise,
                 "λ_KL left out": CVAEGANUnweightedKL, "feature term dropped": CVAEGANFeatureTermDropped,
@@ -416,9 +435,9 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "w on the supervised term": SSGANWeightOnSupervised, "½‖·‖² feature matching": SSGANHalfSumFM,
                 "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign", "saturating G"],
-             "06": ["batch-wide penalty", "critic sign"],
+             "06": ["batch-wide penalty", "critic sign", "one α per batch"],
              "07": ["target in [0, 1]", "G1 sign", "G1 saturating", "G1 without D2", "G1's codes detached",
-                    "G1 minimax, weighted"],
+                    "G1 minimax, weighted", "D2 shown the data"],
              "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out",
                    "feature term dropped", "feature term detached", "fakes share one mean", "real term twice",
                    "naive log", "KL over the batch", "centres weighted twice"],
@@ -528,6 +547,8 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("07", "G1 without D2", "stays the same when λ_img"),
     ("07", "G1's codes detached", "sends no gradient to G1"),
     ("07", "G1 minimax, weighted", "L_G1 from the very logits D1 and D2 gave"),
+    ("06", "one α per batch", "sit at the same fraction"),
+    ("07", "D2 shown the data", "shown the data images themselves"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits
@@ -539,7 +560,7 @@ def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected
     assert model.cfg is cfg                                # the checks put the notebook's settings back
 
 
-@pytest.mark.parametrize("notebook", ["05", "07", "10", "11"])
+@pytest.mark.parametrize("notebook", ["05", "06", "07", "10", "11"])
 def test_the_librarys_own_model_passes_the_one_batch_checks(notebook, splits):
     train, _, _ = splits
     task, s = homework.TASKS[notebook], homework.setting(notebook, "smoke")

@@ -6,11 +6,13 @@ method whose losses (and, in 06, whose update phases) the student writes. :func:
 which must be no more than a tolerance above the library's own model trained at the same setting:
 
     04  test negative ELBO, nats per image
-    05  FD: Fréchet distance of samples to test digits, in the shipped evaluator's features
+    05  FD: Fréchet distance of samples to test digits, in the shipped evaluator's features; checks on one
+        batch (G's loss against the non-saturating loss of the logits D gave its samples)
     06  FD; and, without a bar, the critic's median ‖∇f(x̂)‖ at interpolates within a factor 4 of 1, and
-        its estimate E f(x) − E f(x̃) above 0
+        its estimate E f(x) − E f(x̃) above 0; checks on one batch (one mixing weight α per interpolate)
     07  FD; and FD of the samples to the reconstructions x′ of the test digits (how well G1 samples the
-        codes, seen through the decoder: the autoencoder's own blur cancels)
+        codes, seen through the decoder: the autoencoder's own blur cancels); checks on one batch (what D2
+        takes as real, how G1's loss moves with λ_img, whether its image term reaches G1)
     10  FD of class-conditional samples, the reconstruction error ½‖x − G(μ(x, c), c)‖² per test digit and KL
         per image (reported beside them: the share of samples read as another class); checks on one batch
     11  test error of the averaged weights; and, without a bar, D's mean p(real | x) over test digits at least

@@ -6,7 +6,7 @@ import torch
 from tutorial_lib import data, losses, methods, metrics, runtime
 from tutorial_lib.homework.base import Bar, Setting, Task
 from tutorial_lib.homework.probes_cvaegan import cvaegan_checks_one_batch
-from tutorial_lib.homework.probes_gan import aegan_checks_one_batch, gan_checks_one_batch
+from tutorial_lib.homework.probes_gan import aegan_checks_one_batch, gan_checks_one_batch, wgan_checks_one_batch
 from tutorial_lib.homework.probes_ssgan import ssgan_checks_one_batch
 from tutorial_lib.methods.base import Method
 
@@ -231,6 +231,7 @@ TASKS = {
                full=Setting("mnist", 60_000, 1, 64, {"width": 32, "constraint": "gp"}, 5_000),
                smoke=Setting("mnist-sample", 320, 40, 64, {"width": 16, "constraint": "gp"}, 1_000),
                measure=_critic_figures, extra=_critic_checks, judged=("FD",), hint=_wgan_hint,
+               check=wgan_checks_one_batch,
                solution="solutions/06_wgan_gp.py, class MyWGANGP", bars={
                    "full": {"FD": Bar.from_seeds([653.81, 747.59, 726.51], f"seeds 0–2, {_CPU}")},
                    "smoke": {"FD": Bar.from_seeds([1168.23, 1538.46, 1301.16, 1742.82, 1164.69],
