@@ -13,15 +13,28 @@ from the first). With --branch, the run is first copied to that folder (once; la
 the copy trains instead of the original. With --decay-last K, both Adam rates are scaled by
 min(1, (1 − p)·epochs/K), p the share of --epochs done: constant, then linearly to 0 over the last K epochs
 (fit keeps the run's length in its config, as for any schedule). --out must not exist yet; it is rewritten after
-every epoch with the rows this call trained, so an interrupted call keeps what it measured."""
+every epoch with the rows this call trained, so an interrupted call keeps what it measured.
+
+With --ema D1 D2 …, this call also keeps an exponential moving average of G's weights for each decay, updated after
+every step from where this call starts (torch.optim.swa_utils.AveragedModel with get_ema_multi_avg_fn; a resumed
+call starts its averages afresh). Every --ema-every epochs, and at the last, each average's batch-norm statistics are
+recomputed from 200 batches of 256 noise vectors (swa_utils.update_bn, as gan_average.py does) and its FD is
+measured like the raw G's; each average is kept beside the epoch's snapshot as ema-<decay>.pt.
+
+    DATA_ROOT=/path/to/data python experiments/gan_extend.py --epochs 80 --branch runs/gan-extend/const-25-30 \
+        --ema 0.999 0.9999 --out docs/gan_batch64_61_80_ema_cpu.json"""
 import argparse
+import copy
 import dataclasses
 import json
 import shutil
 from datetime import datetime
 from pathlib import Path
 
-from tutorial_lib import data, evaluator, methods, metrics, training
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
+
+from tutorial_lib import data, evaluator, methods, metrics, runtime, training
 from tutorial_lib.methods.gan import GAN
 from tutorial_lib.training import callbacks, checkpoints
 
@@ -30,6 +43,8 @@ parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--epochs", type=int, default=20, help="train up to this many epochs in all")
 parser.add_argument("--out", type=Path, required=True, help="the JSON to write (refused if it exists)")
 parser.add_argument("--branch", type=Path, help="train a copy of the run in this folder, not the run itself")
+parser.add_argument("--ema", type=float, nargs="*", default=[], help="decays of moving averages of G to keep")
+parser.add_argument("--ema-every", type=int, default=5, help="measure the averages every this many epochs")
 parser.add_argument("--decay-last", type=float, default=0.0, help="epochs at the end over which the rates fall to 0")
 args = parser.parse_args()
 if args.out.exists():
@@ -77,13 +92,42 @@ class Record(callbacks.Callback):
                                   state.history.state(), state.epoch, 0, state.step)
         r = state.history.epochs[-1]
         rows.append({k: r.get(k) for k in ("epoch", "seconds", "FD", "top class share")})
+        last = state.epoch == args.epochs
+        for decay, average in averages.items():
+            torch.save(average.module.state_dict(), folder / "snapshots" / f"epoch-{state.epoch:03d}" / f"ema-{decay}.pt")
+            if last or state.epoch % args.ema_every == 0:
+                rows[-1][f"FD, EMA {decay}"] = averaged_fd(state.method, average)
         json.dump({"what": what, "date": datetime.now().isoformat(timespec="seconds"), "rows": rows},
                   open(args.out, "w"), indent=1)
 
 
+averages = {}
+
+
+class Average(callbacks.Callback):
+    """After every step: each moving average of G takes in G's new weights."""
+    def on_step_end(self, state):
+        if not averages:
+            averages.update({d: AveragedModel(state.method.generator, multi_avg_fn=get_ema_multi_avg_fn(d))
+                             for d in args.ema})
+        for average in averages.values():
+            average.update_parameters(state.method.generator)
+
+
+def averaged_fd(gan, average):
+    """FD of a copy of ``gan`` whose G is ``average`` with its batch-norm statistics recomputed."""
+    probe, module = copy.deepcopy(gan), copy.deepcopy(average)
+    with torch.random.fork_rng(devices=[]):           # training's own random stream goes on untouched
+        runtime.seed_everything(0)
+        update_bn([gan.noise(256) for _ in range(200)], module)
+        probe.generator.load_state_dict(module.module.state_dict())
+        probe.eval()
+        return quality(probe)["FD"]
+
+
 measure = callbacks.EpochMetric(lambda m: {k: v for k, v in quality(m).items() if k in ("FD", "top class share")})
 h = training.fit(gan, train, epochs=args.epochs, batch_size=64, seed=0, progress=False, checkpoint_dir=str(folder),
-                 callbacks=[measure, Record()])
+                 callbacks=[measure, Record(), *([Average()] if args.ema else [])])
 print(json.dumps(rows, indent=1))
 json.dump({"what": what, "date": datetime.now().isoformat(timespec="seconds"), "rows": rows, "run": h.run},
           open(args.out, "w"), indent=1, default=str)

@@ -39,7 +39,7 @@ class VAEKLSign(methods.VAE):
     def loss(self, batch):
         mu, logvar = self.encode(batch.x)
         logits = self.decoder(mu + (0.5 * logvar).exp() * torch.randn_like(mu))
-        return (_bce(logits, batch.x).sum(1) - _kl(mu, logvar).sum(1)).mean(), {}
+        return (_bce(logits, batch.x).sum(1) - self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
 
 
 class VAEPixelMean(methods.VAE):
@@ -47,14 +47,58 @@ class VAEPixelMean(methods.VAE):
     def loss(self, batch):
         mu, logvar = self.encode(batch.x)
         logits = self.decoder(mu + (0.5 * logvar).exp() * torch.randn_like(mu))
-        return (_bce(logits, batch.x).mean(1) + _kl(mu, logvar).sum(1)).mean(), {}
+        return (_bce(logits, batch.x).mean(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
 
 
 class VAENoNoise(methods.VAE):
     """z = μ: no sample from q(z|x), so nothing makes the decoder robust to the posterior's spread."""
     def loss(self, batch):
         mu, logvar = self.encode(batch.x)
-        return (_bce(self.decoder(mu), batch.x).sum(1) + _kl(mu, logvar).sum(1)).mean(), {}
+        return (_bce(self.decoder(mu), batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
+
+
+class VAETargetsPm1(methods.VAE):
+    """The cross-entropy's targets taken as the images come, in [-1, 1], not as probabilities."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        logits = self.decoder(mu + (0.5 * logvar).exp() * torch.randn_like(mu))
+        bce = F.binary_cross_entropy_with_logits(logits, batch.x, reduction="none").flatten(1).sum(1)
+        return (bce + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
+
+
+class VAESigmaIsVariance(methods.VAE):
+    """σ read as exp(log σ²): the noise in z is σ² ε, not σ ε."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        logits = self.decoder(mu + logvar.exp() * torch.randn_like(mu))
+        return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
+
+
+class VAEKLMeanOverZ(methods.VAE):
+    """The KL averaged over z's dimensions where it is summed: λ_KL is in effect divided by d."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        logits = self.decoder(mu + (0.5 * logvar).exp() * torch.randn_like(mu))
+        return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).mean(1)).mean(), {}
+
+
+class GANUniformNoise(methods.GAN):
+    """z drawn uniformly on [0, 1) in training, while sampling afterwards draws it from N(0, I)."""
+    def discriminator_loss(self, batch):
+        fake = self.generator(torch.rand(len(batch.x), self.cfg.latent_dim)).detach()
+        return losses.discriminator_loss(self.discriminator(batch.x), self.discriminator(fake)), {}
+
+    def generator_loss(self, batch):
+        fake = self.generator(torch.rand(len(batch.x), self.cfg.latent_dim))
+        return losses.generator_loss_nonsaturating(self.discriminator(fake)), {}
+
+
+class GANLogOfMeanD(methods.GAN):
+    """D's loss with the log of the batch's mean probability, where the loss is the mean of the logs."""
+    def discriminator_loss(self, batch):
+        fake = self.sample(len(batch.x)).detach()
+        p_real, p_fake = torch.sigmoid(self.discriminator(batch.x)).mean(), torch.sigmoid(self.discriminator(fake)).mean()
+        return -torch.log(p_real) - torch.log(1 - p_fake), {}
 
 
 class GANSaturating(methods.GAN):
@@ -94,6 +138,22 @@ def _grad(critic, x_hat, create_graph=True):
 WGANBatchNorm = _wgan_critic(lambda f, x: (_grad(f, x).norm() - 1) ** 2)              # one norm for the batch
 WGANOneSided = _wgan_critic(lambda f, x: F.relu(_grad(f, x).norm(dim=1) - 1).pow(2).mean())
 WGANNotTrainable = _wgan_critic(lambda f, x: (_grad(f, x, create_graph=False).norm(dim=1) - 1).pow(2).mean())
+
+
+class WGANPenaltyAtReal(methods.WGAN):
+    """The gradient penalty taken at the real images, not between them and the fakes."""
+    def critic_loss(self, batch):
+        x_fake = self.sample(len(batch.x)).detach()
+        gp = losses.gradient_penalty(self.critic, batch.x, self.cfg.gp_weight)
+        return losses.critic_loss(self.critic(batch.x), self.critic(x_fake)) + gp, {}
+
+
+class WGANOneCriticStep(methods.WGAN):
+    """The critic's phase without its repeats: one critic step per generator step."""
+    def phases(self):
+        opt = self.optimizers()
+        return [methods.Phase("critic", opt["critic"], self.critic_loss),
+                methods.Phase("generator", opt["generator"], self.generator_loss)]
 
 
 class WGANCriticSign(methods.WGAN):
@@ -160,6 +220,14 @@ def _aegan_g1(image_term=True, detach_codes=False, saturating=False):
 AEGANG1NoImageTerm = _aegan_g1(image_term=False)          # G1 on D1 alone: a plain latent GAN
 AEGANG1DetachedCodes = _aegan_g1(detach_codes=True)       # D2's verdict cannot reach G1
 AEGANG1SaturatingWeighted = _aegan_g1(saturating=True)    # both terms minimax, λ_img read from the config
+
+
+class AEGANImageWeightOnD1(methods.AEGAN):
+    """λ_img on D1's term of G1's loss instead of D2's: the same loss at λ_img = 1, another at any other value."""
+    def latent_generator_loss(self, batch):
+        h_fake = self.latent_generator(self.noise(len(batch.x)))
+        return (self.cfg.image_weight * losses.generator_loss_nonsaturating(self.latent_discriminator(h_fake))
+                + losses.generator_loss_nonsaturating(self.image_discriminator(self.decode(h_fake)))), {}
 
 
 class AEGANUnitTarget(methods.AEGAN):
@@ -413,15 +481,19 @@ class SSGANLabelsOfTheNextCall(methods.SSGAN):
             self.discriminator(batch.x), self.discriminator(x_fake)), {}
 
 
-WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VAENoNoise},
-         "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign},
+WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VAENoNoise,
+                "targets in [-1, 1]": VAETargetsPm1, "σ as exp(log σ²)": VAESigmaIsVariance,
+                "KL averaged over z": VAEKLMeanOverZ},
+         "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign,
+                "uniform z": GANUniformNoise, "log of the mean D": GANLogOfMeanD},
          "06": {"batch-wide penalty": WGANBatchNorm, "one-sided penalty": WGANOneSided,
                 "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign,
-                "one α per batch": WGANOneAlpha},
+                "one α per batch": WGANOneAlpha, "penalty at the real images": WGANPenaltyAtReal,
+                "one critic step": WGANOneCriticStep},
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign, "G1 without D2": AEGANG1NoImageTerm,
                 "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted,
-                "D2 shown the data": AEGAND2Data},
+                "D2 shown the data": AEGAND2Data, "λ_img on D1's term": AEGANImageWeightOnD1},
          "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
                 "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise,
                 "λ_KL left out": CVAEGANUnweightedKL, "feature term dropped": CVAEGANFeatureTermDropped,
@@ -434,10 +506,13 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "G's side detached": SSGANFakeFeaturesDetached, "w ignored": SSGANWeightIgnored,
                 "w on the supervised term": SSGANWeightOnSupervised, "½‖·‖² feature matching": SSGANHalfSumFM,
                 "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
-MUST_FAIL = {"04": ["KL sign", "pixel mean"], "05": ["labels swapped", "G sign", "saturating G"],
-             "06": ["batch-wide penalty", "critic sign", "one α per batch"],
+MUST_FAIL = {"04": ["KL sign", "pixel mean", "no noise", "targets in [-1, 1]", "σ as exp(log σ²)",
+                    "KL averaged over z"],
+             "05": ["labels swapped", "G sign", "saturating G", "uniform z", "log of the mean D"],
+             "06": ["batch-wide penalty", "critic sign", "one α per batch", "penalty not trainable",
+                    "penalty at the real images", "one critic step", "one-sided penalty"],
              "07": ["target in [0, 1]", "G1 sign", "G1 saturating", "G1 without D2", "G1's codes detached",
-                    "G1 minimax, weighted", "D2 shown the data"],
+                    "G1 minimax, weighted", "D2 shown the data", "D1 swapped", "λ_img on D1's term"],
              "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out",
                    "feature term dropped", "feature term detached", "fakes share one mean", "real term twice",
                    "naive log", "KL over the batch", "centres weighted twice"],
@@ -505,8 +580,21 @@ def test_a_failing_model_is_told_what_to_look_at_not_the_answer(splits, one_thre
     train, test, judge = splits
     verdict = homework.judge("04", WRONG["04"]["KL sign"], train, test, evaluator=judge, progress=False)
     out = capsys.readouterr().out
-    assert not verdict.passed and "✗ Not yet" in out and "add the KL term, or subtract it?" in out
-    assert "solutions/04_vae.py" in out and "kl_normal_standard" not in out
+    assert not verdict.passed and "✗ Not yet" in out and "with which sign does it enter" in out
+    assert "solutions/04_vae.py" in out and "kl_normal_standard" not in out and "logvar.exp()" not in out
+
+
+@pytest.mark.parametrize("notebook, figures, worse, expected", [
+    ("04", {"test −ELBO": 4.8e5}, ["test −ELBO"], "are the cross-entropy's targets probabilities?"),
+    ("04", {"test −ELBO": 4.8e5}, ["test −ELBO"], "add the KL term, or subtract it?"),
+    ("04", {"test −ELBO": 210.5}, ["test −ELBO"], "summed over its own axis"),
+    ("07", {"FD": 962.0, "FD to x′": 1.17}, ["FD"], "give back x itself"),
+    ("07", {"FD": 962.0, "FD to x′": 90.0}, ["FD", "FD to x′"], "Do G1's codes have to look like the encoder's?"),
+])
+def test_the_figures_hint_answers_the_mistake_they_show(notebook, figures, worse, expected):
+    hint = homework.TASKS[notebook].hint(figures, worse)
+    assert expected in hint
+    assert "to_unit" not in hint and "(x + 1) / 2" not in hint and "softplus" not in hint
 
 
 @pytest.mark.parametrize("figures, worse, expected", [
@@ -549,6 +637,23 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("07", "G1 minimax, weighted", "L_G1 from the very logits D1 and D2 gave"),
     ("06", "one α per batch", "sit at the same fraction"),
     ("07", "D2 shown the data", "shown the data images themselves"),
+    ("04", "KL sign", "with which sign"),
+    ("04", "pixel mean", "averaged where it should be summed"),
+    ("04", "no noise", "carries no noise"),
+    ("04", "targets in [-1, 1]", "What values can the targets"),
+    ("04", "σ as exp(log σ²)", "how does σ follow from the encoder's log σ²"),
+    ("04", "KL averaged over z", "over which axes is it summed or averaged"),
+    ("05", "uniform z", "where should training draw its z"),
+    ("05", "log of the mean D", "a mean over images of the log of a probability"),
+    ("05", "labels swapped", "if the real images were the fakes"),
+    ("06", "penalty not trainable", "sends no gradient to the critic's weights"),
+    ("06", "batch-wide penalty", "over which axes is each image's gradient norm taken"),
+    ("06", "one-sided penalty", "does a norm below 1 count"),
+    ("06", "penalty at the real images", "shown only the real images and the fakes"),
+    ("06", "one critic step", "takes 1 step(s) per generator step"),
+    ("07", "D1 swapped", "if the real images were the fakes"),
+    ("07", "target in [0, 1]", "what does the reconstruction aim at"),
+    ("07", "λ_img on D1's term", "does λ_img weight the right term"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits
@@ -560,7 +665,7 @@ def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected
     assert model.cfg is cfg                                # the checks put the notebook's settings back
 
 
-@pytest.mark.parametrize("notebook", ["05", "06", "07", "10", "11"])
+@pytest.mark.parametrize("notebook", ["04", "05", "06", "07", "10", "11"])
 def test_the_librarys_own_model_passes_the_one_batch_checks(notebook, splits):
     train, _, _ = splits
     task, s = homework.TASKS[notebook], homework.setting(notebook, "smoke")

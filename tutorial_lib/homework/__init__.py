@@ -5,14 +5,17 @@ method whose losses (and, in 06, whose update phases) the student writes. :func:
 ``training.fit`` at the notebook's small :class:`Setting` and scores it on the chapter's figures, each of
 which must be no more than a tolerance above the library's own model trained at the same setting:
 
-    04  test negative ELBO, nats per image
+    04  test negative ELBO, nats per image; checks on one batch (the noise in z, the KL per unit of λ_KL, the
+        reconstruction term from the decoder's logits)
     05  FD: Fréchet distance of samples to test digits, in the shipped evaluator's features; checks on one
-        batch (G's loss against the non-saturating loss of the logits D gave its samples)
+        batch (G's z drawn as sampling draws it; D's and G's losses from the logits D gave)
     06  FD; and, without a bar, the critic's median ‖∇f(x̂)‖ at interpolates within a factor 4 of 1, and
-        its estimate E f(x) − E f(x̃) above 0; checks on one batch (one mixing weight α per interpolate)
+        its estimate E f(x) − E f(x̃) above 0; checks on one batch (critic steps per G step, z, one mixing weight
+        α per interpolate, the penalty's value at the interpolates and its gradient reaching the critic)
     07  FD; and FD of the samples to the reconstructions x′ of the test digits (how well G1 samples the
-        codes, seen through the decoder: the autoencoder's own blur cancels); checks on one batch (what D2
-        takes as real, how G1's loss moves with λ_img, whether its image term reaches G1)
+        codes, seen through the decoder: the autoencoder's own blur cancels); checks on one batch (z, L_AE, what
+        D2 takes as real, D1's and D2's losses from their logits, how G1's loss moves with λ_img, whether its
+        image term reaches G1)
     10  FD of class-conditional samples, the reconstruction error ½‖x − G(μ(x, c), c)‖² per test digit and KL
         per image (reported beside them: the share of samples read as another class); checks on one batch
     11  test error of the averaged weights; and, without a bar, D's mean p(real | x) over test digits at least

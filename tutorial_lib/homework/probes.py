@@ -122,3 +122,55 @@ def d_loss_finite_at_extreme_logits(model: Method, network, loss, batch) -> str:
                     "makes it): which form of the log of a probability stays finite when the probability rounds to "
                     "0 or 1?")
     return ""
+
+
+def noise_as_sampled(model: Method, network, loss_fns, batch, who: str) -> str:
+    """The z that ``network`` (a generator) is given while ``loss_fns`` run must be drawn as ``model.noise`` draws
+    the z it is sampled from after training (same mean and spread, within a quarter of the spread)."""
+    with outputs_of(network) as (calls,), buffers_kept(model), same_draws():
+        for fn in loss_fns:
+            fn(batch)
+    if not calls:
+        return ""
+    z = torch.cat([args.detach().flatten() for args, _ in calls])
+    with same_draws():
+        ref = model.noise(max(len(batch.x), 256)).flatten()
+    m, s, rm, rs = float(z.mean()), float(z.std()), float(ref.mean()), float(ref.std())
+    if abs(m - rm) <= 0.25 * rs and 0.75 <= s / rs <= 1.33:
+        return ""
+    return (f"the z your {who} is given in training has mean {m:.2f} and spread {s:.2f}, but the z it is sampled from "
+            f"after training (self.noise) has mean {rm:.2f} and spread {rs:.2f}: where should training draw its z?")
+
+
+def bce_from_its_logits(model: Method, network, loss, batch, real: torch.Tensor, maker, to_fake, who: str) -> str:
+    """``loss(batch)`` against the cross-entropy of telling ``real`` (as real) from what ``maker`` made, passed
+    through ``to_fake`` (as fake), computed from the very logits ``network`` gave each (:func:`tutorial_lib.losses.
+    discriminator_loss`). Rows of inputs the check cannot place give no verdict."""
+    from tutorial_lib import losses
+    with outputs_of(network, maker) as (shown, made), buffers_kept(model):
+        value = seeded_loss(loss, batch)
+        with torch.no_grad():
+            fakes = [to_fake(out) for _, out in made]
+    n, real_logits, fake_logits = len(real), [], []
+    for inp, out in shown:
+        if len(inp) % n:
+            return ""
+        for rows, logits in zip(inp.detach().split(n), out.detach().split(n)):
+            if rows.shape == real.shape and torch.allclose(rows, real, atol=1e-5):
+                real_logits.append(logits)
+            elif any(f.shape == rows.shape and torch.allclose(rows, f, atol=1e-5) for f in fakes):
+                fake_logits.append(logits)
+            else:
+                return ""
+    if not real_logits or not fake_logits:
+        return ""
+    real_logits, fake_logits = torch.cat(real_logits), torch.cat(fake_logits)
+    expected = float(losses.discriminator_loss(real_logits, fake_logits))
+    if close(value, expected):
+        return ""
+    if close(value, float(losses.discriminator_loss(fake_logits, real_logits))):
+        return (f"your {who}'s loss is what it would be if the real images were the fakes and the fakes real: which "
+                "side should each set of images be pushed to?")
+    return (f"your {who}'s loss is {value:.4g} on this batch, but the cross-entropy of telling its real inputs from "
+            f"the fakes, computed from the very logits {who} gave, is {expected:.4g}: is each term a mean over "
+            "images of the log of a probability, written in the form that stays finite?")

@@ -5,16 +5,21 @@ from __future__ import annotations
 import torch
 
 from tutorial_lib import losses
-from tutorial_lib.homework.probes import (buffers_kept, close, config_with, holds_rows_of, losses_over, outputs_of,
-                                          same_draws, seeded_call, seeded_loss)
+from tutorial_lib.homework.probes import (bce_from_its_logits, buffers_kept, close, config_with, holds_rows_of,
+                                          losses_over, noise_as_sampled, outputs_of, same_draws, seeded_call,
+                                          seeded_loss)
 from tutorial_lib.methods.base import Method
 
 
 def gan_checks_one_batch(model: Method, batch) -> str:
-    """05: G's loss equals the non-saturating loss of the very logits D gave its samples (one D call; no verdict for
-    other layouts, or when the config asks for another generator loss)."""
-    if model.cfg.generator_loss != "nonsaturating":
-        return ""
+    """05: G's z drawn as sampling draws it; D's loss the cross-entropy of the very logits it gave the batch and the
+    fakes; G's loss the non-saturating loss of the very logits D gave its samples (one D call; no verdict for other
+    layouts, or when the config asks for another generator loss)."""
+    problem = (noise_as_sampled(model, model.generator, (model.discriminator_loss, model.generator_loss), batch, "G")
+               or bce_from_its_logits(model, model.discriminator, model.discriminator_loss, batch, batch.x,
+                                      model.generator, lambda x: x, "D"))
+    if problem or model.cfg.generator_loss != "nonsaturating":
+        return problem
     with outputs_of(model.discriminator) as (calls,), buffers_kept(model):
         value = seeded_loss(model.generator_loss, batch)
     if len(calls) != 1:
@@ -28,28 +33,79 @@ def gan_checks_one_batch(model: Method, batch) -> str:
 
 
 def wgan_checks_one_batch(model: Method, batch) -> str:
-    """06: the interpolates the critic is shown in its loss, each read as x̃ + α·(x − x̃) against its own real image
-    x and fake x̃ (those G made in the same call): the α's must differ from image to image. One α for the whole batch
-    puts every x̂ at the same fraction of the way, and the penalty then holds the critic's slope on one slice of the
-    space only. No verdict when no input of the critic lies on those segments (another layout)."""
+    """06, with the gradient penalty: the critic's steps per G step; G's z drawn as sampling draws it; the interpolates the critic is shown, each
+    read as x̃ + α·(x − x̃) against its own real image x and fake x̃ (those G made in the same call), one α per image;
+    the penalty reaching the critic's weights; and the penalty equal to E(‖∇f(x̂)‖ − 1)² at those interpolates."""
     if model.cfg.constraint != "gp":
         return ""
+    problem = (_critic_repeats(model)
+               or noise_as_sampled(model, model.generator, (model.critic_loss, model.generator_loss), batch, "G"))
+    if problem:
+        return problem
     with outputs_of(model.generator, model.critic) as (made, shown), buffers_kept(model), same_draws():
         model.critic_loss(batch)
     x = batch.x.detach().flatten(1)
     fakes = [block for _, out in made for block in _blocks(out.detach(), len(x))]
-    for seen, _ in shown:
-        for block in _blocks(seen.detach(), len(x)):
-            for fake in fakes:
-                alpha = _mixing_weights(block, x, fake)
-                if alpha is None:
-                    continue
-                if float(alpha.max() - alpha.min()) <= 1e-5:
-                    return (f"all {len(x)} interpolates x̂ your critic's loss made sit at the same fraction "
-                            f"({float(alpha.mean()):.3g}) of the way between their real and fake image: how many "
-                            "mixing weights should one batch draw, and what shape lets them broadcast over images?")
-                return ""
+    inputs = [block for seen, _ in shown for block in _blocks(seen.detach(), len(x))]
+    if not fakes:
+        return ""
+    for block in inputs:
+        for fake in fakes:
+            alpha = _mixing_weights(block, x, fake)
+            if alpha is None:
+                continue
+            if float(alpha.max() - alpha.min()) <= 1e-5:
+                return (f"all {len(x)} interpolates x̂ your critic's loss made sit at the same fraction "
+                        f"({float(alpha.mean()):.3g}) of the way between their real and fake image: how many "
+                        "mixing weights should one batch draw, and what shape lets them broadcast over images?")
+            return _penalty_value(model, batch, block.view_as(batch.x)) or _penalty_trains(model, batch)
+    if all(torch.equal(block, x) or any(torch.equal(block, f) for f in fakes) for block in inputs):
+        return ("your critic is shown only the real images and the fakes: at which points, between the two, does the "
+                "penalty hold the critic's gradient norm?")
     return ""
+
+
+def _critic_repeats(model: Method) -> str:
+    """06: the phase that steps the critic repeats as often per generator step as ``cfg.critic_steps`` says."""
+    for phase in model.phases():
+        if phase.loss_fn == model.critic_loss and phase.repeats != model.cfg.critic_steps:
+            return (f"your critic takes {phase.repeats} step(s) per generator step, where this notebook's config asks "
+                    f"for {model.cfg.critic_steps} (self.cfg.critic_steps): where does a phase say how often it runs?")
+    return ""
+
+
+def _penalty_trains(model: Method, batch) -> str:
+    """The critic's loss must send another gradient to the critic's weights with the penalty than without it."""
+    params = [p for p in model.critic.parameters() if p.requires_grad]
+
+    def gradient(weight):
+        with config_with(model, gp_weight=weight), same_draws(), buffers_kept(model):
+            return torch.autograd.grad(model.critic_loss(batch)[0], params, allow_unused=True)
+
+    if _same_gradients(gradient(model.cfg.gp_weight or 10.0), gradient(0.0)):
+        return ("your penalty changes the critic's loss but sends no gradient to the critic's weights: can the "
+                "optimiser differentiate through ∇f(x̂) as you computed it?")
+    return ""
+
+
+def _penalty_value(model: Method, batch, x_hat) -> str:
+    """What the critic's loss gains from λ_GP = 0 to 1 must be E(‖∇f(x̂)‖ − 1)² at the interpolates it was shown."""
+    at = []
+    for weight in (0.0, 1.0):
+        with config_with(model, gp_weight=weight), same_draws(), buffers_kept(model):
+            at.append(model.critic_loss(batch)[0].item())
+    expected = losses.gradient_penalty(model.critic, x_hat.detach(), 1.0).detach().item()
+    if close(at[1] - at[0], expected, *at):
+        return ""
+    return (f"at λ_GP = 1 your penalty adds {at[1] - at[0]:.4g} to the critic's loss, but E(‖∇f(x̂)‖ − 1)² at the "
+            f"interpolates your critic was shown is {expected:.4g}: over which axes is each image's gradient norm "
+            "taken, how are the images combined, and does a norm below 1 count as well as one above?")
+
+
+def _same_gradients(first, second) -> bool:
+    return all((a is None and b is None) or (a is not None and b is not None
+                                             and torch.allclose(a, b, rtol=1e-6, atol=1e-10))
+               for a, b in zip(first, second))
 
 
 def _blocks(t, n: int) -> list:
@@ -70,10 +126,13 @@ def _mixing_weights(x_hat, x, fake):
 
 
 def aegan_checks_one_batch(model: Method, batch) -> str:
-    """07: D2's real side, then G1's loss as a function of λ_img (``cfg.image_weight``), same draws: it must change,
-    in equal steps, and the image term must send a gradient to G1 (nothing cut between G1's codes and D2's
-    verdict)."""
-    problem = _d2_real_side(model, batch)
+    """07: G1's z drawn as sampling draws it; L_AE from the decoder's output; D2's real side; D1's and D2's losses from their logits; then G1's loss
+    as a function of λ_img (``cfg.image_weight``), same draws: it must change, in equal steps, and the image term must
+    send a gradient to G1 (nothing cut between G1's codes and D2's verdict)."""
+    problem = (noise_as_sampled(model, model.latent_generator,
+                                (model.latent_discriminator_loss, model.latent_generator_loss), batch, "G1")
+               or _autoencoder_from_its_output(model, batch) or _d2_real_side(model, batch)
+               or _discriminators_from_their_logits(model, batch))
     if problem:
         return problem
     at0, at1, at2 = losses_over(model, model.latent_generator_loss, "image_weight", (0.0, 1.0, 2.0), batch)
@@ -88,9 +147,7 @@ def aegan_checks_one_batch(model: Method, batch) -> str:
         with config_with(model, image_weight=weight), same_draws(), buffers_kept(model):
             return torch.autograd.grad(model.latent_generator_loss(batch)[0], params, allow_unused=True)
 
-    with_image, without = gradient(1.0), gradient(0.0)
-    if all((a is None and b is None) or (a is not None and b is not None and torch.allclose(a, b, rtol=1e-6, atol=1e-10))
-           for a, b in zip(with_image, without)):
+    if _same_gradients(gradient(1.0), gradient(0.0)):
         return ("the image term of your G1's loss sends no gradient to G1: is anything between G1's codes and D2's "
                 "verdict cut from the graph?")
     return _g1_loss_from_its_logits(model, batch)
@@ -98,18 +155,34 @@ def aegan_checks_one_batch(model: Method, batch) -> str:
 
 def _g1_loss_from_its_logits(model: Method, batch) -> str:
     """07: G1's loss against the library's L_G1 computed from the very logits D1 and D2 gave (one call of each; no
-    verdict for other layouts)."""
-    with outputs_of(model.latent_discriminator, model.image_discriminator) as (d1, d2), buffers_kept(model):
-        value = seeded_loss(model.latent_generator_loss, batch)
-    if len(d1) != 1 or len(d2) != 1:
-        return ""
-    expected = float(losses.aegan_generator_loss(d1[0][1], d2[0][1], model.cfg.image_weight,
-                                                 latent_critic=model.cfg.latent_critic))
-    if close(value, expected):
-        return ""
-    return (f"your G1's loss is {value:.4g} on this batch, but L_G1 from the very logits D1 and D2 gave is "
-            f"{expected:.4g}: does each term use the generator loss whose gradient lasts when a discriminator rejects "
-            "the fakes, with its sign?")
+    verdict for other layouts), at the notebook's λ_img and at λ_img = 2 (where a weight on the wrong term shows)."""
+    for weight in dict.fromkeys((model.cfg.image_weight, 2.0)):
+        with config_with(model, image_weight=weight), buffers_kept(model):
+            with outputs_of(model.latent_discriminator, model.image_discriminator) as (d1, d2):
+                value = seeded_loss(model.latent_generator_loss, batch)
+        if len(d1) != 1 or len(d2) != 1:
+            return ""
+        expected = float(losses.aegan_generator_loss(d1[0][1], d2[0][1], weight,
+                                                     latent_critic=model.cfg.latent_critic))
+        if not close(value, expected):
+            return (f"at λ_img = {weight:g} your G1's loss is {value:.4g} on this batch, but L_G1 from the very logits "
+                    f"D1 and D2 gave is {expected:.4g}: does λ_img weight the right term, and does each term use the "
+                    "generator loss whose gradient lasts when a discriminator rejects the fakes, with its sign?")
+    return ""
+
+
+def _discriminators_from_their_logits(model: Method, batch) -> str:
+    """07: D1's loss (when D1 is a discriminator, not a critic) and D2's, each against the cross-entropy of the very
+    logits it gave its real side (Enc(x); x′ or x, as ``d2_real`` says) and G1's fakes (h̃; Dec(h̃))."""
+    with buffers_kept(model), torch.no_grad():
+        codes = model.encode(batch.x)
+        images = model.reconstruct(batch.x) if model.cfg.d2_real == "reconstruction" else batch.x
+    problem = ""
+    if model.cfg.latent_critic == "gan":
+        problem = bce_from_its_logits(model, model.latent_discriminator, model.latent_discriminator_loss, batch, codes,
+                                      model.latent_generator, lambda h: h, "D1")
+    return problem or bce_from_its_logits(model, model.image_discriminator, model.image_discriminator_loss, batch,
+                                          images, model.latent_generator, model.decode, "D2")
 
 
 def _d2_real_side(model: Method, batch) -> str:
@@ -124,3 +197,18 @@ def _d2_real_side(model: Method, batch) -> str:
     if model.cfg.d2_real == "data" and shown and not sees_data:
         return "with d2_real='data' your D2 should see the data images as real, and none of its inputs is the batch."
     return ""
+
+
+def _autoencoder_from_its_output(model: Method, batch) -> str:
+    """07: L_AE must be the mean squared error between the batch and the decoder's own reconstruction of it, tanh of
+    its output, in the images' range [-1, 1] (one decoder call; no verdict for other layouts)."""
+    with outputs_of(model.decoder) as (decoded,), buffers_kept(model):
+        value = seeded_loss(model.autoencoder_loss, batch)
+    if len(decoded) != 1 or decoded[0][1].shape != batch.x.shape:
+        return ""
+    expected = float(losses.reconstruction_mse(batch.x, torch.tanh(decoded[0][1])))
+    if close(value, expected):
+        return ""
+    return (f"your autoencoder's loss is {value:.4g} on this batch, but the mean squared error between the batch and "
+            f"the decoder's reconstruction of it is {expected:.4g}: what does the reconstruction aim at, in which "
+            "range, and what is averaged over?")

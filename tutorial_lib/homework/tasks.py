@@ -8,6 +8,7 @@ from tutorial_lib.homework.base import Bar, Setting, Task
 from tutorial_lib.homework.probes_cvaegan import cvaegan_checks_one_batch
 from tutorial_lib.homework.probes_gan import aegan_checks_one_batch, gan_checks_one_batch, wgan_checks_one_batch
 from tutorial_lib.homework.probes_ssgan import ssgan_checks_one_batch
+from tutorial_lib.homework.probes_vae import vae_checks_one_batch
 from tutorial_lib.methods.base import Method
 
 
@@ -147,8 +148,8 @@ def _attach_labels(model: Method, train: data.Split) -> None:
 
 def _vae_hint(figures: dict[str, float], worse: list[str]) -> str:
     if figures["test −ELBO"] > 1e4:
-        return ("It exploded: the encoder was rewarded for moving its posteriors away from the prior. Does your loss "
-                "add the KL term, or subtract it?")
+        return ("It exploded: something in your loss can fall without bound. Does it add the KL term, or subtract it? "
+                "And are the cross-entropy's targets probabilities?")
     return ("Is each term summed over its own axis (the pixels, the latent dimensions) before the mean over the batch? "
             "A reconstruction averaged over the pixels lets the KL weigh 784 times too much, and the encoder gives up "
             "its code. And does z carry the encoder's noise?")
@@ -193,6 +194,9 @@ def _ssgan_hint(figures: dict[str, float], worse: list[str]) -> str:
 
 
 def _aegan_hint(figures: dict[str, float], worse: list[str]) -> str:
+    if "FD" in worse and "FD to x′" not in worse:
+        return ("Your samples look like your own reconstructions x′ but not like the test digits: does the autoencoder "
+                "learn to give back x itself, in the range the images come in?")
     return ("Do G1's codes have to look like the encoder's? Check that L_G1 includes D1's verdict on h̃ as well as "
             "D2's on Dec(h̃), and that D1 takes the codes Enc(x) as real and G1's as fake.")
 
@@ -214,7 +218,7 @@ TASKS = {
                full=Setting("mnist", 60_000, 1, 128, {}, 10_000),
                smoke=Setting("mnist-sample", 512, 8, 64, {}, 1_000),
                measure=_nelbo, judged=("test −ELBO",), hint=_vae_hint, uses_evaluator=False,
-               solution="solutions/04_vae.py, class MyVAE", bars={
+               check=vae_checks_one_batch, solution="solutions/04_vae.py, class MyVAE", bars={
                    "full": {"test −ELBO": Bar.from_seeds([111.3459, 111.8529, 111.4731], f"seeds 0–2, {_CPU}")},
                    "smoke": {"test −ELBO": Bar.from_seeds([195.806, 197.579, 194.367, 192.832, 198.686],
                                                          f"seeds 0–4, {_CPU}")}}),
