@@ -82,6 +82,43 @@ class VAEKLMeanOverZ(methods.VAE):
         return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).mean(1)).mean(), {}
 
 
+class VAESharedNoise(methods.VAE):
+    """One ε of shape (d,) broadcast over the batch: every image's z carries the same noise."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        logits = self.decoder(mu + (0.5 * logvar).exp() * torch.randn(mu.shape[1]))
+        return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
+
+
+class VAEWeightOnReconstruction(methods.VAE):
+    """λ_KL on the reconstruction term instead of the KL."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        logits = self.decoder(mu + (0.5 * logvar).exp() * torch.randn_like(mu))
+        return (self.cfg.kl_weight * _bce(logits, batch.x).sum(1) + _kl(mu, logvar).sum(1)).mean(), {}
+
+
+class GANReusesDsNoise(methods.GAN):
+    """G's step reuses the z that D's step drew, where it should draw fresh noise."""
+    def discriminator_loss(self, batch):
+        self.z = self.noise(len(batch.x))
+        fake = self.generator(self.z).detach()
+        return losses.discriminator_loss(self.discriminator(batch.x), self.discriminator(fake)), {}
+
+    def generator_loss(self, batch):
+        return losses.generator_loss_nonsaturating(self.discriminator(self.generator(self.z))), {}
+
+
+class GANFakesInEvalMode(methods.GAN):
+    """D's fakes made with G in eval mode: its batch norm then uses running statistics, not the batch's."""
+    def discriminator_loss(self, batch):
+        self.generator.eval()
+        with torch.no_grad():
+            fake = self.generator(self.noise(len(batch.x)))
+        self.generator.train()
+        return losses.discriminator_loss(self.discriminator(batch.x), self.discriminator(fake)), {}
+
+
 class GANUniformNoise(methods.GAN):
     """z drawn uniformly on [0, 1) in training, while sampling afterwards draws it from N(0, I)."""
     def discriminator_loss(self, batch):
@@ -228,6 +265,12 @@ class AEGANImageWeightOnD1(methods.AEGAN):
         h_fake = self.latent_generator(self.noise(len(batch.x)))
         return (self.cfg.image_weight * losses.generator_loss_nonsaturating(self.latent_discriminator(h_fake))
                 + losses.generator_loss_nonsaturating(self.image_discriminator(self.decode(h_fake)))), {}
+
+
+class AEGANBareDecoder(methods.AEGAN):
+    """L_AE against the decoder network's bare output, without the tanh that self.decode applies."""
+    def autoencoder_loss(self, batch):
+        return ((self.decoder(self.encode(batch.x)) - batch.x) ** 2).mean(), {}
 
 
 class AEGANUnitTarget(methods.AEGAN):
@@ -483,9 +526,11 @@ class SSGANLabelsOfTheNextCall(methods.SSGAN):
 
 WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VAENoNoise,
                 "targets in [-1, 1]": VAETargetsPm1, "σ as exp(log σ²)": VAESigmaIsVariance,
-                "KL averaged over z": VAEKLMeanOverZ},
+                "KL averaged over z": VAEKLMeanOverZ, "one ε for the batch": VAESharedNoise,
+                "λ_KL on the reconstruction": VAEWeightOnReconstruction},
          "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign,
-                "uniform z": GANUniformNoise, "log of the mean D": GANLogOfMeanD},
+                "uniform z": GANUniformNoise, "log of the mean D": GANLogOfMeanD, "D's z reused": GANReusesDsNoise,
+                "fakes in eval mode": GANFakesInEvalMode},
          "06": {"batch-wide penalty": WGANBatchNorm, "one-sided penalty": WGANOneSided,
                 "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign,
                 "one α per batch": WGANOneAlpha, "penalty at the real images": WGANPenaltyAtReal,
@@ -493,7 +538,8 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign, "G1 without D2": AEGANG1NoImageTerm,
                 "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted,
-                "D2 shown the data": AEGAND2Data, "λ_img on D1's term": AEGANImageWeightOnD1},
+                "D2 shown the data": AEGAND2Data, "λ_img on D1's term": AEGANImageWeightOnD1,
+                "bare decoder": AEGANBareDecoder},
          "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
                 "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise,
                 "λ_KL left out": CVAEGANUnweightedKL, "feature term dropped": CVAEGANFeatureTermDropped,
@@ -507,12 +553,14 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "w on the supervised term": SSGANWeightOnSupervised, "½‖·‖² feature matching": SSGANHalfSumFM,
                 "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean", "no noise", "targets in [-1, 1]", "σ as exp(log σ²)",
-                    "KL averaged over z"],
-             "05": ["labels swapped", "G sign", "saturating G", "uniform z", "log of the mean D"],
+                    "KL averaged over z", "one ε for the batch", "λ_KL on the reconstruction"],
+             "05": ["labels swapped", "G sign", "saturating G", "uniform z", "log of the mean D", "D's z reused",
+                    "fakes in eval mode"],
              "06": ["batch-wide penalty", "critic sign", "one α per batch", "penalty not trainable",
                     "penalty at the real images", "one critic step", "one-sided penalty"],
              "07": ["target in [0, 1]", "G1 sign", "G1 saturating", "G1 without D2", "G1's codes detached",
-                    "G1 minimax, weighted", "D2 shown the data", "D1 swapped", "λ_img on D1's term"],
+                    "G1 minimax, weighted", "D2 shown the data", "D1 swapped", "λ_img on D1's term",
+                    "bare decoder"],
              "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out",
                    "feature term dropped", "feature term detached", "fakes share one mean", "real term twice",
                    "naive log", "KL over the batch", "centres weighted twice"],
@@ -654,6 +702,11 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("07", "D1 swapped", "if the real images were the fakes"),
     ("07", "target in [0, 1]", "what does the reconstruction aim at"),
     ("07", "λ_img on D1's term", "does λ_img weight the right term"),
+    ("04", "one ε for the batch", "every image of your batch gets the same noise"),
+    ("04", "λ_KL on the reconstruction", "which of the two terms does λ_KL weight"),
+    ("05", "D's z reused", "the very same z in two of its training calls"),
+    ("05", "fakes in eval mode", "in eval mode while the model trains"),
+    ("07", "bare decoder", "raw output (self.decoder)"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits

@@ -125,14 +125,26 @@ def d_loss_finite_at_extreme_logits(model: Method, network, loss, batch) -> str:
 
 
 def noise_as_sampled(model: Method, network, loss_fns, batch, who: str) -> str:
-    """The z that ``network`` (a generator) is given while ``loss_fns`` run must be drawn as ``model.noise`` draws
-    the z it is sampled from after training (same mean and spread, within a quarter of the spread)."""
-    with outputs_of(network) as (calls,), buffers_kept(model), same_draws():
-        for fn in loss_fns:
-            fn(batch)
+    """How ``network`` (a generator) is fed while ``loss_fns`` run in turn: in training mode, each call with a z of
+    its own (the G step draws fresh noise, not the D step's), and z drawn as ``model.noise`` draws the z it is sampled
+    from after training (same mean and spread, within a quarter of the spread)."""
+    calls = []
+    hook = network.register_forward_hook(lambda module, args, out: calls.append((args[0].detach(), module.training)))
+    try:
+        with buffers_kept(model), same_draws():
+            for fn in loss_fns:
+                fn(batch)
+    finally:
+        hook.remove()
     if not calls:
         return ""
-    z = torch.cat([args.detach().flatten() for args, _ in calls])
+    if model.training and not all(training for _, training in calls):
+        return (f"your {who} makes some of its samples in eval mode while the model trains: what do its batch-norm "
+                "layers use then, and is that what they use in the step that trains it?")
+    if any(a.shape == b.shape and torch.equal(a, b) for i, (a, _) in enumerate(calls) for b, _ in calls[i + 1:]):
+        return (f"your {who} is given the very same z in two of its training calls: which step should draw fresh "
+                "noise, and why not reuse the samples the other step has just been trained on?")
+    z = torch.cat([args.flatten() for args, _ in calls])
     with same_draws():
         ref = model.noise(max(len(batch.x), 256)).flatten()
     m, s, rm, rs = float(z.mean()), float(z.std()), float(ref.mean()), float(ref.std())

@@ -209,6 +209,9 @@ def _autoencoder_from_its_output(model: Method, batch) -> str:
     expected = float(losses.reconstruction_mse(batch.x, torch.tanh(decoded[0][1])))
     if close(value, expected):
         return ""
+    if close(value, float(losses.reconstruction_mse(batch.x, decoded[0][1]))):
+        return ("your L_AE compares x with the decoder network's raw output (self.decoder), not with the "
+                "reconstruction self.decode gives: what does self.decode add, and why does the range matter?")
     return (f"your autoencoder's loss is {value:.4g} on this batch, but the mean squared error between the batch and "
             f"the decoder's reconstruction of it is {expected:.4g}: what does the reconstruction aim at, in which "
             "range, and what is averaged over?")

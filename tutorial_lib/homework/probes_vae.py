@@ -48,6 +48,9 @@ def _noise_in_z(model: Method, batch) -> str:
     if spread < 0.05:
         return ("the z your decoder is given carries no noise: it is μ itself. Where does the encoder's σ enter z, and "
                 "what random draw does it scale?")
+    if float(eps.std(dim=0).mean()) < 0.5 * spread:
+        return ("every image of your batch gets the same noise ε in its z: how many independent draws does one batch "
+                "need, and what shape should they have?")
     if not 0.7 <= spread <= 1.4:
         return (f"the noise in your z, measured in units of the encoder's σ, has a spread of {spread:.2f} (with log σ² "
                 f"raised by {LOGVAR_SHIFT:g} on purpose), where a standard normal ε gives 1: how does σ follow from the "
@@ -96,6 +99,9 @@ def _kl_term(model: Method, batch) -> str:
         return "your loss does not grow in equal steps as λ_KL (self.cfg.kl_weight) grows: does it multiply the KL once?"
     if close(slope, expected, *at):
         return ""
+    if close(at[0], expected, *at):
+        return (f"with λ_KL = 0 your loss is {at[0]:.4g}, the KL of this batch alone: which of the two terms does λ_KL "
+                "weight?")
     if close(slope, 0.0, *at):
         return "your loss stays the same when λ_KL (self.cfg.kl_weight) changes: where does the KL term enter it?"
     return (f"the part of your loss that grows with λ_KL is {slope:.4g} nats per image, but the KL of this batch's "
