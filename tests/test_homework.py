@@ -98,6 +98,21 @@ class VAEWeightOnReconstruction(methods.VAE):
         return (self.cfg.kl_weight * _bce(logits, batch.x).sum(1) + _kl(mu, logvar).sum(1)).mean(), {}
 
 
+class VAEOneDrawPerImage(methods.VAE):
+    """One ε per image of shape (B, 1), broadcast over z's coordinates: they all move together."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        logits = self.decoder(mu + (0.5 * logvar).exp() * torch.randn(len(mu), 1))
+        return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
+
+
+class GANRealsInUnitRange(methods.GAN):
+    """D shown the real images mapped to [0, 1] while G's fakes are in [-1, 1]."""
+    def discriminator_loss(self, batch):
+        fake = self.sample(len(batch.x)).detach()
+        return losses.discriminator_loss(self.discriminator((batch.x + 1) / 2), self.discriminator(fake)), {}
+
+
 class GANReusesDsNoise(methods.GAN):
     """G's step reuses the z that D's step drew, where it should draw fresh noise."""
     def discriminator_loss(self, batch):
@@ -183,6 +198,25 @@ class WGANPenaltyAtReal(methods.WGAN):
         x_fake = self.sample(len(batch.x)).detach()
         gp = losses.gradient_penalty(self.critic, batch.x, self.cfg.gp_weight)
         return losses.critic_loss(self.critic(batch.x), self.critic(x_fake)) + gp, {}
+
+
+class WGANGradientAtTheReals(methods.WGAN):
+    """The penalty's gradient taken with respect to the real images the interpolates are built from: α·∇f(x̂)."""
+    def critic_loss(self, batch):
+        x_real = batch.x.clone().requires_grad_(True)
+        x_fake = self.sample(len(batch.x)).detach()
+        x_hat = losses.interpolate(x_real, x_fake)
+        (grad,) = torch.autograd.grad(self.critic(x_hat).sum(), x_real, create_graph=True)
+        gp = self.cfg.gp_weight * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        return losses.critic_loss(self.critic(batch.x), self.critic(x_fake)) + gp, {}
+
+
+class WGANWeightOnTheWholeLoss(methods.WGAN):
+    """λ_GP multiplying the whole critic loss, not the penalty alone."""
+    def critic_loss(self, batch):
+        x_fake = self.sample(len(batch.x)).detach()
+        gp = losses.gradient_penalty(self.critic, losses.interpolate(batch.x, x_fake), 1.0)
+        return self.cfg.gp_weight * (losses.critic_loss(self.critic(batch.x), self.critic(x_fake)) + gp), {}
 
 
 class WGANOneCriticStep(methods.WGAN):
@@ -527,14 +561,16 @@ class SSGANLabelsOfTheNextCall(methods.SSGAN):
 WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VAENoNoise,
                 "targets in [-1, 1]": VAETargetsPm1, "σ as exp(log σ²)": VAESigmaIsVariance,
                 "KL averaged over z": VAEKLMeanOverZ, "one ε for the batch": VAESharedNoise,
-                "λ_KL on the reconstruction": VAEWeightOnReconstruction},
+                "λ_KL on the reconstruction": VAEWeightOnReconstruction,
+                "one ε per image": VAEOneDrawPerImage},
          "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign,
                 "uniform z": GANUniformNoise, "log of the mean D": GANLogOfMeanD, "D's z reused": GANReusesDsNoise,
-                "fakes in eval mode": GANFakesInEvalMode},
+                "fakes in eval mode": GANFakesInEvalMode, "reals in [0, 1]": GANRealsInUnitRange},
          "06": {"batch-wide penalty": WGANBatchNorm, "one-sided penalty": WGANOneSided,
                 "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign,
                 "one α per batch": WGANOneAlpha, "penalty at the real images": WGANPenaltyAtReal,
-                "one critic step": WGANOneCriticStep},
+                "one critic step": WGANOneCriticStep, "gradient at the reals": WGANGradientAtTheReals,
+                "λ_GP on the whole loss": WGANWeightOnTheWholeLoss},
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign, "G1 without D2": AEGANG1NoImageTerm,
                 "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted,
@@ -553,11 +589,12 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "w on the supervised term": SSGANWeightOnSupervised, "½‖·‖² feature matching": SSGANHalfSumFM,
                 "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean", "no noise", "targets in [-1, 1]", "σ as exp(log σ²)",
-                    "KL averaged over z", "one ε for the batch", "λ_KL on the reconstruction"],
+                    "KL averaged over z", "one ε for the batch", "λ_KL on the reconstruction", "one ε per image"],
              "05": ["labels swapped", "G sign", "saturating G", "uniform z", "log of the mean D", "D's z reused",
-                    "fakes in eval mode"],
+                    "fakes in eval mode", "reals in [0, 1]"],
              "06": ["batch-wide penalty", "critic sign", "one α per batch", "penalty not trainable",
-                    "penalty at the real images", "one critic step", "one-sided penalty"],
+                    "penalty at the real images", "one critic step", "one-sided penalty", "gradient at the reals",
+                    "λ_GP on the whole loss"],
              "07": ["target in [0, 1]", "G1 sign", "G1 saturating", "G1 without D2", "G1's codes detached",
                     "G1 minimax, weighted", "D2 shown the data", "D1 swapped", "λ_img on D1's term",
                     "bare decoder"],
@@ -707,6 +744,11 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("05", "D's z reused", "the very same z in two of its training calls"),
     ("05", "fakes in eval mode", "in eval mode while the model trains"),
     ("07", "bare decoder", "raw output (self.decoder)"),
+    ("04", "one ε per image", "every coordinate of an image's z gets the same noise"),
+    ("05", "reals in [0, 1]", "images other than the batch's images"),
+    ("06", "gradient at the reals", "with respect to the real images"),
+    ("06", "λ_GP on the whole loss", "weight the penalty alone, or the whole loss"),
+    ("06", "critic sign", "with the real and fake images swapped"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits

@@ -154,16 +154,18 @@ def noise_as_sampled(model: Method, network, loss_fns, batch, who: str) -> str:
             f"after training (self.noise) has mean {rm:.2f} and spread {rs:.2f}: where should training draw its z?")
 
 
-def bce_from_its_logits(model: Method, network, loss, batch, real: torch.Tensor, maker, to_fake, who: str) -> str:
+def bce_from_its_logits(model: Method, network, loss, batch, real: torch.Tensor, maker, to_fake, who: str,
+                        real_name: str) -> str:
     """``loss(batch)`` against the cross-entropy of telling ``real`` (as real) from what ``maker`` made, passed
     through ``to_fake`` (as fake), computed from the very logits ``network`` gave each (:func:`tutorial_lib.losses.
-    discriminator_loss`). Rows of inputs the check cannot place give no verdict."""
+    discriminator_loss`). Rows of inputs the check cannot place give no verdict, unless none is ``real`` (then the
+    real side is something else: ``real_name`` says what it should have been)."""
     from tutorial_lib import losses
     with outputs_of(network, maker) as (shown, made), buffers_kept(model):
         value = seeded_loss(loss, batch)
         with torch.no_grad():
             fakes = [to_fake(out) for _, out in made]
-    n, real_logits, fake_logits = len(real), [], []
+    n, real_logits, fake_logits, unplaced = len(real), [], [], False
     for inp, out in shown:
         if len(inp) % n:
             return ""
@@ -173,8 +175,11 @@ def bce_from_its_logits(model: Method, network, loss, batch, real: torch.Tensor,
             elif any(f.shape == rows.shape and torch.allclose(rows, f, atol=1e-5) for f in fakes):
                 fake_logits.append(logits)
             else:
-                return ""
-    if not real_logits or not fake_logits:
+                unplaced = True
+    if unplaced and not real_logits and fake_logits:
+        return (f"your {who} is shown, beside the fakes, images other than {real_name}: what should it take as "
+                "real, and are those in the same range and form as the fakes?")
+    if unplaced or not real_logits or not fake_logits:
         return ""
     real_logits, fake_logits = torch.cat(real_logits), torch.cat(fake_logits)
     expected = float(losses.discriminator_loss(real_logits, fake_logits))

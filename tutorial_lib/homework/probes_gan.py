@@ -17,7 +17,7 @@ def gan_checks_one_batch(model: Method, batch) -> str:
     layouts, or when the config asks for another generator loss)."""
     problem = (noise_as_sampled(model, model.generator, (model.discriminator_loss, model.generator_loss), batch, "G")
                or bce_from_its_logits(model, model.discriminator, model.discriminator_loss, batch, batch.x,
-                                      model.generator, lambda x: x, "D"))
+                                      model.generator, lambda x: x, "D", "the batch's images"))
     if problem or model.cfg.generator_loss != "nonsaturating":
         return problem
     with outputs_of(model.discriminator) as (calls,), buffers_kept(model):
@@ -58,7 +58,8 @@ def wgan_checks_one_batch(model: Method, batch) -> str:
                 return (f"all {len(x)} interpolates x̂ your critic's loss made sit at the same fraction "
                         f"({float(alpha.mean()):.3g}) of the way between their real and fake image: how many "
                         "mixing weights should one batch draw, and what shape lets them broadcast over images?")
-            return _penalty_value(model, batch, block.view_as(batch.x)) or _penalty_trains(model, batch)
+            return (_critic_part(model, batch, fakes) or _penalty_value(model, batch, block.view_as(batch.x), alpha)
+                    or _penalty_trains(model, batch))
     if all(torch.equal(block, x) or any(torch.equal(block, f) for f in fakes) for block in inputs):
         return ("your critic is shown only the real images and the fakes: at which points, between the two, does the "
                 "penalty hold the critic's gradient norm?")
@@ -88,16 +89,51 @@ def _penalty_trains(model: Method, batch) -> str:
     return ""
 
 
-def _penalty_value(model: Method, batch, x_hat) -> str:
-    """What the critic's loss gains from λ_GP = 0 to 1 must be E(‖∇f(x̂)‖ − 1)² at the interpolates it was shown."""
+def _critic_part(model: Method, batch, fakes) -> str:
+    """At λ_GP = 0 the critic's loss is E f(x̃) − E f(x), from the scores the critic gave the batch and G's fakes."""
+    with config_with(model, gp_weight=0.0), outputs_of(model.critic) as (shown,), same_draws(), buffers_kept(model):
+        value = model.critic_loss(batch)[0].item()
+    x, scores = batch.x.flatten(1), {}
+    for seen, out in shown:
+        for rows, s in zip(_blocks(seen.detach(), len(x)), out.detach().split(len(x))):
+            side = "real" if torch.equal(rows, x) else "fake" if any(torch.equal(rows, f) for f in fakes) else None
+            if side:
+                scores.setdefault(side, s)
+    if len(scores) < 2:
+        return ""
+    expected = float(losses.critic_loss(scores["real"], scores["fake"]))
+    if close(value, expected):
+        return ""
+    if close(value, 0.0, expected):
+        return ("with λ_GP = 0 your critic's loss is 0: does λ_GP (self.cfg.gp_weight) weight the penalty alone, or "
+                "the whole loss?")
+    if close(value, -expected):
+        return ("with λ_GP = 0 your critic's loss is what it would be with the real and fake images swapped: which "
+                "scores should the critic's step push up?")
+    return (f"with λ_GP = 0 your critic's loss is {value:.4g}, but the critic's part computed from the very scores it "
+            f"gave the batch and the fakes is {expected:.4g}: which expectation comes with which sign, over which "
+            "images?")
+
+
+def _penalty_value(model: Method, batch, x_hat, alpha) -> str:
+    """What the critic's loss gains from λ_GP = 0 to 1 must be E(‖∇f(x̂)‖ − 1)² at the interpolates it was shown;
+    two slips are named: the gradient taken with respect to the real images (α·∇f(x̂)) or the fakes ((1 − α)·∇f)."""
     at = []
     for weight in (0.0, 1.0):
         with config_with(model, gp_weight=weight), same_draws(), buffers_kept(model):
             at.append(model.critic_loss(batch)[0].item())
     expected = losses.gradient_penalty(model.critic, x_hat.detach(), 1.0).detach().item()
-    if close(at[1] - at[0], expected, *at):
+    added = at[1] - at[0]
+    if close(added, expected, *at):
         return ""
-    return (f"at λ_GP = 1 your penalty adds {at[1] - at[0]:.4g} to the critic's loss, but E(‖∇f(x̂)‖ − 1)² at the "
+    point = x_hat.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model.critic(point).sum(), point)
+    norms = grad.flatten(1).norm(dim=1)
+    for factor, tensor in ((alpha, "the real images"), (1 - alpha, "the fakes")):
+        if close(added, float(((factor * norms - 1) ** 2).mean()), *at):
+            return (f"your penalty is taken on the gradient with respect to {tensor}, not to the interpolates x̂ "
+                    "themselves: at which points is the critic's slope held near 1, and with respect to what?")
+    return (f"at λ_GP = 1 your penalty adds {added:.4g} to the critic's loss, but E(‖∇f(x̂)‖ − 1)² at the "
             f"interpolates your critic was shown is {expected:.4g}: over which axes is each image's gradient norm "
             "taken, how are the images combined, and does a norm below 1 count as well as one above?")
 
@@ -180,9 +216,10 @@ def _discriminators_from_their_logits(model: Method, batch) -> str:
     problem = ""
     if model.cfg.latent_critic == "gan":
         problem = bce_from_its_logits(model, model.latent_discriminator, model.latent_discriminator_loss, batch, codes,
-                                      model.latent_generator, lambda h: h, "D1")
+                                      model.latent_generator, lambda h: h, "D1", "the codes Enc(x)")
     return problem or bce_from_its_logits(model, model.image_discriminator, model.image_discriminator_loss, batch,
-                                          images, model.latent_generator, model.decode, "D2")
+                                          images, model.latent_generator, model.decode, "D2",
+                                          "x′" if model.cfg.d2_real == "reconstruction" else "the batch's images")
 
 
 def _d2_real_side(model: Method, batch) -> str:

@@ -51,6 +51,9 @@ def _noise_in_z(model: Method, batch) -> str:
     if float(eps.std(dim=0).mean()) < 0.5 * spread:
         return ("every image of your batch gets the same noise ε in its z: how many independent draws does one batch "
                 "need, and what shape should they have?")
+    if float(eps.std(dim=1).mean()) < 0.5 * spread:
+        return ("every coordinate of an image's z gets the same noise ε: how many independent draws does one image "
+                "need, and what shape should they have?")
     if not 0.7 <= spread <= 1.4:
         return (f"the noise in your z, measured in units of the encoder's σ, has a spread of {spread:.2f} (with log σ² "
                 f"raised by {LOGVAR_SHIFT:g} on purpose), where a standard normal ε gives 1: how does σ follow from the "
