@@ -7,7 +7,9 @@ far gathered into one file, and one figure (FD per epoch; 64 samples of the same
         --snapshots runs/gan-extend/const-25-30/snapshots --grids 35 50 \\
         --out docs/gan_batch64_epochs_cpu.json --figure docs/figures/gan_more_epochs.png
 
-Rows are read in the order given; a later file's row for an epoch replaces an earlier one (the constant-rate branch
+Rows that gan_extend.py --ema measured also carry "FD, EMA <β>" (G's moving average, batch-norm statistics
+recomputed); those are drawn as markers beside the curve. Rows are read in the order given; a later file's row for an
+epoch replaces an earlier one (the constant-rate branch
 of gan_lr_decay_25_30_cpu.json is the one kept). The grids are the shipped model (its 10 epochs) and the end-of-epoch
 snapshots that experiments/gan_extend.py keeps.
 """
@@ -65,6 +67,12 @@ if fd10 is not None:
     by_epoch.setdefault(10, {"epoch": 10, "FD": fd10})
     axes[0].plot([10], [fd10], marker="s", color="C1", linestyle="none", label="shipped model (3 seeds)")
     axes[0].legend()
+for i, key in enumerate(sorted({k for r in by_epoch.values() for k in r if k.startswith("FD, EMA")})):
+    marked = [e for e in epochs if by_epoch[e].get(key) is not None]
+    axes[0].plot(marked, [by_epoch[e][key] for e in marked], marker="^v"[i % 2], color=f"C{2 + i}", linestyle="none",
+                 label=f"G's moving average, β = {key.split()[-1]}")
+if any(k.startswith("FD, EMA") for r in by_epoch.values() for k in r):
+    axes[0].legend(fontsize=8)
 axes[0].set(xlabel="epoch", ylabel="FD (shipped evaluator)", title="FD per epoch, one seed")
 axes[0].grid(alpha=0.3)
 for ax, (title, model) in zip(axes[1:], panels):

@@ -106,6 +106,20 @@ class VAEOneDrawPerImage(methods.VAE):
         return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
 
 
+class VAENoiseDetached(methods.VAE):
+    """σ·ε detached from the graph: the reconstruction term never teaches the encoder its σ."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        logits = self.decoder(mu + ((0.5 * logvar).exp() * torch.randn_like(mu)).detach())
+        return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
+
+
+class GANFakesDetachedForG(methods.GAN):
+    """G's loss on detached fakes: it has no gradient to G, which never learns."""
+    def generator_loss(self, batch):
+        return losses.generator_loss_nonsaturating(self.discriminator(self.sample(len(batch.x)).detach())), {}
+
+
 class GANRealsInUnitRange(methods.GAN):
     """D shown the real images mapped to [0, 1] while G's fakes are in [-1, 1]."""
     def discriminator_loss(self, batch):
@@ -219,6 +233,14 @@ class WGANWeightOnTheWholeLoss(methods.WGAN):
         return self.cfg.gp_weight * (losses.critic_loss(self.critic(batch.x), self.critic(x_fake)) + gp), {}
 
 
+class WGANGeneratorRepeatedToo(methods.WGAN):
+    """The generator's phase repeated critic_steps times as well: one critic step per generator step."""
+    def phases(self):
+        opt, k = self.optimizers(), self.cfg.critic_steps
+        return [methods.Phase("critic", opt["critic"], self.critic_loss, repeats=k),
+                methods.Phase("generator", opt["generator"], self.generator_loss, repeats=k)]
+
+
 class WGANOneCriticStep(methods.WGAN):
     """The critic's phase without its repeats: one critic step per generator step."""
     def phases(self):
@@ -305,6 +327,22 @@ class AEGANBareDecoder(methods.AEGAN):
     """L_AE against the decoder network's bare output, without the tanh that self.decode applies."""
     def autoencoder_loss(self, batch):
         return ((self.decoder(self.encode(batch.x)) - batch.x) ** 2).mean(), {}
+
+
+class AEGAND1TermDetached(methods.AEGAN):
+    """D1 shown G1's codes detached inside G1's loss: its latent term sends G1 no gradient."""
+    def latent_generator_loss(self, batch):
+        h_fake = self.latent_generator(self.noise(len(batch.x)))
+        return losses.aegan_generator_loss(self.latent_discriminator(h_fake.detach()),
+                                           self.image_discriminator(self.decode(h_fake)), self.cfg.image_weight), {}
+
+
+class AEGAND2FakesSkipG1(methods.AEGAN):
+    """D2's fakes decoded from fresh noise, skipping G1: Dec(z) instead of Dec(G1(z))."""
+    def image_discriminator_loss(self, batch):
+        with torch.no_grad():
+            real, fake = self.reconstruct(batch.x), self.decode(self.noise(len(batch.x)))
+        return losses.discriminator_loss(self.image_discriminator(real), self.image_discriminator(fake)), {}
 
 
 class AEGANUnitTarget(methods.AEGAN):
@@ -562,20 +600,22 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "targets in [-1, 1]": VAETargetsPm1, "σ as exp(log σ²)": VAESigmaIsVariance,
                 "KL averaged over z": VAEKLMeanOverZ, "one ε for the batch": VAESharedNoise,
                 "λ_KL on the reconstruction": VAEWeightOnReconstruction,
-                "one ε per image": VAEOneDrawPerImage},
+                "one ε per image": VAEOneDrawPerImage, "σ·ε detached": VAENoiseDetached},
          "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign,
                 "uniform z": GANUniformNoise, "log of the mean D": GANLogOfMeanD, "D's z reused": GANReusesDsNoise,
-                "fakes in eval mode": GANFakesInEvalMode, "reals in [0, 1]": GANRealsInUnitRange},
+                "fakes in eval mode": GANFakesInEvalMode, "reals in [0, 1]": GANRealsInUnitRange,
+                "G's fakes detached": GANFakesDetachedForG},
          "06": {"batch-wide penalty": WGANBatchNorm, "one-sided penalty": WGANOneSided,
                 "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign,
                 "one α per batch": WGANOneAlpha, "penalty at the real images": WGANPenaltyAtReal,
                 "one critic step": WGANOneCriticStep, "gradient at the reals": WGANGradientAtTheReals,
-                "λ_GP on the whole loss": WGANWeightOnTheWholeLoss},
+                "λ_GP on the whole loss": WGANWeightOnTheWholeLoss, "generator repeated too": WGANGeneratorRepeatedToo},
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign, "G1 without D2": AEGANG1NoImageTerm,
                 "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted,
                 "D2 shown the data": AEGAND2Data, "λ_img on D1's term": AEGANImageWeightOnD1,
-                "bare decoder": AEGANBareDecoder},
+                "bare decoder": AEGANBareDecoder, "D1's term detached": AEGAND1TermDetached,
+                "D2's fakes skip G1": AEGAND2FakesSkipG1},
          "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
                 "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise,
                 "λ_KL left out": CVAEGANUnweightedKL, "feature term dropped": CVAEGANFeatureTermDropped,
@@ -589,15 +629,16 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "w on the supervised term": SSGANWeightOnSupervised, "½‖·‖² feature matching": SSGANHalfSumFM,
                 "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean", "no noise", "targets in [-1, 1]", "σ as exp(log σ²)",
-                    "KL averaged over z", "one ε for the batch", "λ_KL on the reconstruction", "one ε per image"],
+                    "KL averaged over z", "one ε for the batch", "λ_KL on the reconstruction", "one ε per image",
+                    "σ·ε detached"],
              "05": ["labels swapped", "G sign", "saturating G", "uniform z", "log of the mean D", "D's z reused",
-                    "fakes in eval mode", "reals in [0, 1]"],
+                    "fakes in eval mode", "reals in [0, 1]", "G's fakes detached"],
              "06": ["batch-wide penalty", "critic sign", "one α per batch", "penalty not trainable",
                     "penalty at the real images", "one critic step", "one-sided penalty", "gradient at the reals",
-                    "λ_GP on the whole loss"],
+                    "λ_GP on the whole loss", "generator repeated too"],
              "07": ["target in [0, 1]", "G1 sign", "G1 saturating", "G1 without D2", "G1's codes detached",
                     "G1 minimax, weighted", "D2 shown the data", "D1 swapped", "λ_img on D1's term",
-                    "bare decoder"],
+                    "bare decoder", "D1's term detached", "D2's fakes skip G1"],
              "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out",
                    "feature term dropped", "feature term detached", "fakes share one mean", "real term twice",
                    "naive log", "KL over the batch", "centres weighted twice"],
@@ -729,13 +770,13 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("04", "σ as exp(log σ²)", "how does σ follow from the encoder's log σ²"),
     ("04", "KL averaged over z", "over which axes is it summed or averaged"),
     ("05", "uniform z", "where should training draw its z"),
-    ("05", "log of the mean D", "a mean over images of the log of a probability"),
+    ("05", "log of the mean D", "a mean over its images of the log of the probability"),
     ("05", "labels swapped", "if the real images were the fakes"),
     ("06", "penalty not trainable", "sends no gradient to the critic's weights"),
     ("06", "batch-wide penalty", "over which axes is each image's gradient norm taken"),
     ("06", "one-sided penalty", "does a norm below 1 count"),
     ("06", "penalty at the real images", "shown only the real images and the fakes"),
-    ("06", "one critic step", "takes 1 step(s) per generator step"),
+    ("06", "one critic step", "run the critic 1 time(s) and the generator 1 time(s)"),
     ("07", "D1 swapped", "if the real images were the fakes"),
     ("07", "target in [0, 1]", "what does the reconstruction aim at"),
     ("07", "λ_img on D1's term", "does λ_img weight the right term"),
@@ -749,6 +790,11 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("06", "gradient at the reals", "with respect to the real images"),
     ("06", "λ_GP on the whole loss", "weight the penalty alone, or the whole loss"),
     ("06", "critic sign", "with the real and fake images swapped"),
+    ("04", "σ·ε detached", "sends no gradient to the encoder's log σ²"),
+    ("05", "G's fakes detached", "so G never learns"),
+    ("06", "generator repeated too", "and the generator 5 time(s)"),
+    ("07", "D1's term detached", "at λ_img = 0 your G1's loss sends no gradient to G1"),
+    ("07", "D2's fakes skip G1", "fakes other than the decoded samples"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits

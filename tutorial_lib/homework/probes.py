@@ -155,11 +155,11 @@ def noise_as_sampled(model: Method, network, loss_fns, batch, who: str) -> str:
 
 
 def bce_from_its_logits(model: Method, network, loss, batch, real: torch.Tensor, maker, to_fake, who: str,
-                        real_name: str) -> str:
+                        real_name: str, fake_name: str) -> str:
     """``loss(batch)`` against the cross-entropy of telling ``real`` (as real) from what ``maker`` made, passed
     through ``to_fake`` (as fake), computed from the very logits ``network`` gave each (:func:`tutorial_lib.losses.
     discriminator_loss`). Rows of inputs the check cannot place give no verdict, unless none is ``real`` (then the
-    real side is something else: ``real_name`` says what it should have been)."""
+    real side is something else: ``real_name`` says what it should have been) or none is a fake (``fake_name``)."""
     from tutorial_lib import losses
     with outputs_of(network, maker) as (shown, made), buffers_kept(model):
         value = seeded_loss(loss, batch)
@@ -179,6 +179,9 @@ def bce_from_its_logits(model: Method, network, loss, batch, real: torch.Tensor,
     if unplaced and not real_logits and fake_logits:
         return (f"your {who} is shown, beside the fakes, images other than {real_name}: what should it take as "
                 "real, and are those in the same range and form as the fakes?")
+    if unplaced and real_logits and not fake_logits:
+        return (f"your {who} is shown, beside {real_name}, fakes other than {fake_name}: which samples does the "
+                "model draw, and through which networks do they pass?")
     if unplaced or not real_logits or not fake_logits:
         return ""
     real_logits, fake_logits = torch.cat(real_logits), torch.cat(fake_logits)
@@ -189,5 +192,18 @@ def bce_from_its_logits(model: Method, network, loss, batch, real: torch.Tensor,
         return (f"your {who}'s loss is what it would be if the real images were the fakes and the fakes real: which "
                 "side should each set of images be pushed to?")
     return (f"your {who}'s loss is {value:.4g} on this batch, but the cross-entropy of telling its real inputs from "
-            f"the fakes, computed from the very logits {who} gave, is {expected:.4g}: is each term a mean over "
-            "images of the log of a probability, written in the form that stays finite?")
+            f"the fakes, computed from the very logits {who} gave, is {expected:.4g}: is each term a mean over its "
+            "images of the log of the probability of the right label (real is 1, fake is 0), in the form that stays "
+            "finite?")
+
+
+def sends_gradient(model: Method, loss, batch, network, **changes) -> bool:
+    """Whether ``loss(batch)`` (with ``model.cfg`` changed by ``changes``) has a non-zero gradient for some weight of
+    ``network``: a loss that the optimiser can follow, not one whose path to those weights was cut."""
+    params = [p for p in network.parameters() if p.requires_grad]
+    with config_with(model, **changes), same_draws(), buffers_kept(model):
+        value = loss(batch)[0]
+        if not value.requires_grad:
+            return False
+        grads = torch.autograd.grad(value, params, allow_unused=True)
+    return any(g is not None and bool(g.abs().sum() > 0) for g in grads)

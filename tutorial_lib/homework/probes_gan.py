@@ -7,7 +7,7 @@ import torch
 from tutorial_lib import losses
 from tutorial_lib.homework.probes import (bce_from_its_logits, buffers_kept, close, config_with, holds_rows_of,
                                           losses_over, noise_as_sampled, outputs_of, same_draws, seeded_call,
-                                          seeded_loss)
+                                          seeded_loss, sends_gradient)
 from tutorial_lib.methods.base import Method
 
 
@@ -17,7 +17,8 @@ def gan_checks_one_batch(model: Method, batch) -> str:
     layouts, or when the config asks for another generator loss)."""
     problem = (noise_as_sampled(model, model.generator, (model.discriminator_loss, model.generator_loss), batch, "G")
                or bce_from_its_logits(model, model.discriminator, model.discriminator_loss, batch, batch.x,
-                                      model.generator, lambda x: x, "D", "the batch's images"))
+                                      model.generator, lambda x: x, "D", "the batch's images", "G's samples")
+               or _reaches(model, model.generator_loss, batch, model.generator, "G"))
     if problem or model.cfg.generator_loss != "nonsaturating":
         return problem
     with outputs_of(model.discriminator) as (calls,), buffers_kept(model):
@@ -39,7 +40,8 @@ def wgan_checks_one_batch(model: Method, batch) -> str:
     if model.cfg.constraint != "gp":
         return ""
     problem = (_critic_repeats(model)
-               or noise_as_sampled(model, model.generator, (model.critic_loss, model.generator_loss), batch, "G"))
+               or noise_as_sampled(model, model.generator, (model.critic_loss, model.generator_loss), batch, "G")
+               or _reaches(model, model.generator_loss, batch, model.generator, "G"))
     if problem:
         return problem
     with outputs_of(model.generator, model.critic) as (made, shown), buffers_kept(model), same_draws():
@@ -66,13 +68,22 @@ def wgan_checks_one_batch(model: Method, batch) -> str:
     return ""
 
 
+def _reaches(model: Method, loss, batch, network, who: str) -> str:
+    if sends_gradient(model, loss, batch, network):
+        return ""
+    return (f"your {who}'s loss sends no gradient to {who}'s weights, so {who} never learns: is anything between its "
+            "samples and the discriminator's verdict cut from the graph?")
+
+
 def _critic_repeats(model: Method) -> str:
-    """06: the phase that steps the critic repeats as often per generator step as ``cfg.critic_steps`` says."""
-    for phase in model.phases():
-        if phase.loss_fn == model.critic_loss and phase.repeats != model.cfg.critic_steps:
-            return (f"your critic takes {phase.repeats} step(s) per generator step, where this notebook's config asks "
-                    f"for {model.cfg.critic_steps} (self.cfg.critic_steps): where does a phase say how often it runs?")
-    return ""
+    """06: per iteration the critic's phase runs ``cfg.critic_steps`` times, the generator's once."""
+    repeats = {phase.loss_fn: phase.repeats for phase in model.phases()}
+    critic, generator = repeats.get(model.critic_loss), repeats.get(model.generator_loss)
+    if critic is None or generator is None or (critic, generator) == (model.cfg.critic_steps, 1):
+        return ""
+    return (f"your phases run the critic {critic} time(s) and the generator {generator} time(s) per iteration, where "
+            f"this notebook asks for {model.cfg.critic_steps} (self.cfg.critic_steps) and 1: where does a phase say "
+            "how often it runs?")
 
 
 def _penalty_trains(model: Method, batch) -> str:
@@ -186,6 +197,9 @@ def aegan_checks_one_batch(model: Method, batch) -> str:
     if _same_gradients(gradient(1.0), gradient(0.0)):
         return ("the image term of your G1's loss sends no gradient to G1: is anything between G1's codes and D2's "
                 "verdict cut from the graph?")
+    if not sends_gradient(model, model.latent_generator_loss, batch, model.latent_generator, image_weight=0.0):
+        return ("at λ_img = 0 your G1's loss sends no gradient to G1: is anything between G1's codes and D1's "
+                "verdict cut from the graph?")
     return _g1_loss_from_its_logits(model, batch)
 
 
@@ -202,8 +216,9 @@ def _g1_loss_from_its_logits(model: Method, batch) -> str:
                                                      latent_critic=model.cfg.latent_critic))
         if not close(value, expected):
             return (f"at λ_img = {weight:g} your G1's loss is {value:.4g} on this batch, but L_G1 from the very logits "
-                    f"D1 and D2 gave is {expected:.4g}: does λ_img weight the right term, and does each term use the "
-                    "generator loss whose gradient lasts when a discriminator rejects the fakes, with its sign?")
+                    f"D1 and D2 gave is {expected:.4g}: does λ_img weight the right term, is each term a mean over the "
+                    "batch, and does each use the generator loss whose gradient lasts when a discriminator rejects the "
+                    "fakes, with its sign?")
     return ""
 
 
@@ -216,10 +231,12 @@ def _discriminators_from_their_logits(model: Method, batch) -> str:
     problem = ""
     if model.cfg.latent_critic == "gan":
         problem = bce_from_its_logits(model, model.latent_discriminator, model.latent_discriminator_loss, batch, codes,
-                                      model.latent_generator, lambda h: h, "D1", "the codes Enc(x)")
+                                      model.latent_generator, lambda h: h, "D1", "the codes Enc(x)",
+                                      "G1's codes")
     return problem or bce_from_its_logits(model, model.image_discriminator, model.image_discriminator_loss, batch,
                                           images, model.latent_generator, model.decode, "D2",
-                                          "x′" if model.cfg.d2_real == "reconstruction" else "the batch's images")
+                                          "x′" if model.cfg.d2_real == "reconstruction" else "the batch's images",
+                                          "the decoded samples Dec(G1(z))")
 
 
 def _d2_real_side(model: Method, batch) -> str:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import torch
 
 from tutorial_lib import data, losses
-from tutorial_lib.homework.probes import buffers_kept, close, config_with, outputs_of, seeded_loss
+from tutorial_lib.homework.probes import buffers_kept, close, config_with, outputs_of, same_draws, seeded_loss
 from tutorial_lib.methods.base import Method
 
 LOGVAR_SHIFT = 2.0
@@ -31,7 +31,8 @@ def shifted_posteriors(model: Method):
 
 
 def vae_checks_one_batch(model: Method, batch) -> str:
-    return _noise_in_z(model, batch) or _kl_term(model, batch) or _reconstruction_term(model, batch)
+    return (_noise_in_z(model, batch) or _gradient_through_z(model, batch) or _kl_term(model, batch)
+            or _reconstruction_term(model, batch))
 
 
 def _noise_in_z(model: Method, batch) -> str:
@@ -58,6 +59,27 @@ def _noise_in_z(model: Method, batch) -> str:
         return (f"the noise in your z, measured in units of the encoder's σ, has a spread of {spread:.2f} (with log σ² "
                 f"raised by {LOGVAR_SHIFT:g} on purpose), where a standard normal ε gives 1: how does σ follow from the "
                 "encoder's log σ²?")
+    return ""
+
+
+def _gradient_through_z(model: Method, batch) -> str:
+    """At λ_KL = 0 the loss (the reconstruction term alone) must still send a gradient to both of the encoder's
+    outputs, μ and log σ², through z: that path is what the reparameterisation is for."""
+    captured = []
+    hook = model.encoder.register_forward_hook(lambda module, args, out: captured.append(out))
+    try:
+        with config_with(model, kl_weight=0.0), same_draws(), buffers_kept(model):
+            value = model.loss(batch)[0]
+            if len(captured) != 1 or not value.requires_grad:
+                return ""
+            (grad,) = torch.autograd.grad(value, captured[0], allow_unused=True)
+    finally:
+        hook.remove()
+    d = model.cfg.latent_dim
+    for part, name in ((slice(0, d), "μ"), (slice(d, 2 * d), "log σ²")):
+        if grad is None or not bool(grad[:, part].abs().sum() > 0):
+            return (f"with λ_KL = 0 your loss sends no gradient to the encoder's {name}: the reconstruction term should "
+                    f"teach the encoder through z. Is part of z cut from the graph?")
     return ""
 
 
