@@ -114,6 +114,16 @@ class VAENoiseDetached(methods.VAE):
         return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
 
 
+class VAENoiseKept(methods.VAE):
+    """ε drawn at the first step and kept: every later step reuses the same noise."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        if getattr(self, "eps", None) is None or self.eps.shape != mu.shape:
+            self.eps = torch.randn_like(mu)
+        logits = self.decoder(mu + (0.5 * logvar).exp() * self.eps)
+        return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
+
+
 class GANFakesDetachedForG(methods.GAN):
     """G's loss on detached fakes: it has no gradient to G, which never learns."""
     def generator_loss(self, batch):
@@ -233,6 +243,23 @@ class WGANWeightOnTheWholeLoss(methods.WGAN):
         return self.cfg.gp_weight * (losses.critic_loss(self.critic(batch.x), self.critic(x_fake)) + gp), {}
 
 
+class WGANAlphaPerPixel(methods.WGAN):
+    """α drawn per pixel (torch.rand_like(x)): the interpolates leave the line between each pair of images."""
+    def critic_loss(self, batch):
+        x_fake = self.sample(len(batch.x)).detach()
+        alpha = torch.rand_like(batch.x)
+        gp = losses.gradient_penalty(self.critic, alpha * batch.x + (1 - alpha) * x_fake, self.cfg.gp_weight)
+        return losses.critic_loss(self.critic(batch.x), self.critic(x_fake)) + gp, {}
+
+
+class WGANWeightTwice(methods.WGAN):
+    """λ_GP passed to gradient_penalty and multiplied again: the penalty weighs λ_GP², right at λ_GP = 0 and 1 only."""
+    def critic_loss(self, batch):
+        x_fake = self.sample(len(batch.x)).detach()
+        gp = losses.gradient_penalty(self.critic, losses.interpolate(batch.x, x_fake), self.cfg.gp_weight)
+        return losses.critic_loss(self.critic(batch.x), self.critic(x_fake)) + self.cfg.gp_weight * gp, {}
+
+
 class WGANGeneratorRepeatedToo(methods.WGAN):
     """The generator's phase repeated critic_steps times as well: one critic step per generator step."""
     def phases(self):
@@ -335,6 +362,26 @@ class AEGAND1TermDetached(methods.AEGAN):
         h_fake = self.latent_generator(self.noise(len(batch.x)))
         return losses.aegan_generator_loss(self.latent_discriminator(h_fake.detach()),
                                            self.image_discriminator(self.decode(h_fake)), self.cfg.image_weight), {}
+
+
+class AEGANImageWeightOnBoth(methods.AEGAN):
+    """λ_img multiplying both terms of G1's loss: at λ_img = 0 G1 learns nothing."""
+    def latent_generator_loss(self, batch):
+        h_fake = self.latent_generator(self.noise(len(batch.x)))
+        return self.cfg.image_weight * (losses.generator_loss_nonsaturating(self.latent_discriminator(h_fake))
+                                        + losses.generator_loss_nonsaturating(
+                                            self.image_discriminator(self.decode(h_fake)))), {}
+
+
+class AEGANEncoderInEvalMode(methods.AEGAN):
+    """D1's real codes made by the encoder in eval mode: batch norm's running statistics, not the batch's."""
+    def latent_discriminator_loss(self, batch):
+        self.encoder.eval()
+        with torch.no_grad():
+            h = self.encode(batch.x)
+        self.encoder.train()
+        h_fake = self.latent_generator(self.noise(len(batch.x))).detach()
+        return losses.discriminator_loss(self.latent_discriminator(h), self.latent_discriminator(h_fake)), {}
 
 
 class AEGAND2FakesSkipG1(methods.AEGAN):
@@ -600,7 +647,8 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "targets in [-1, 1]": VAETargetsPm1, "σ as exp(log σ²)": VAESigmaIsVariance,
                 "KL averaged over z": VAEKLMeanOverZ, "one ε for the batch": VAESharedNoise,
                 "λ_KL on the reconstruction": VAEWeightOnReconstruction,
-                "one ε per image": VAEOneDrawPerImage, "σ·ε detached": VAENoiseDetached},
+                "one ε per image": VAEOneDrawPerImage, "σ·ε detached": VAENoiseDetached,
+                "ε kept from the first step": VAENoiseKept},
          "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign,
                 "uniform z": GANUniformNoise, "log of the mean D": GANLogOfMeanD, "D's z reused": GANReusesDsNoise,
                 "fakes in eval mode": GANFakesInEvalMode, "reals in [0, 1]": GANRealsInUnitRange,
@@ -609,13 +657,15 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign,
                 "one α per batch": WGANOneAlpha, "penalty at the real images": WGANPenaltyAtReal,
                 "one critic step": WGANOneCriticStep, "gradient at the reals": WGANGradientAtTheReals,
-                "λ_GP on the whole loss": WGANWeightOnTheWholeLoss, "generator repeated too": WGANGeneratorRepeatedToo},
+                "λ_GP on the whole loss": WGANWeightOnTheWholeLoss, "generator repeated too": WGANGeneratorRepeatedToo,
+                "α per pixel": WGANAlphaPerPixel, "λ_GP twice": WGANWeightTwice},
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign, "G1 without D2": AEGANG1NoImageTerm,
                 "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted,
                 "D2 shown the data": AEGAND2Data, "λ_img on D1's term": AEGANImageWeightOnD1,
                 "bare decoder": AEGANBareDecoder, "D1's term detached": AEGAND1TermDetached,
-                "D2's fakes skip G1": AEGAND2FakesSkipG1},
+                "D2's fakes skip G1": AEGAND2FakesSkipG1, "λ_img on both terms": AEGANImageWeightOnBoth,
+                "encoder in eval mode": AEGANEncoderInEvalMode},
          "10": {"D without x′": CVAEGANNoReconstructions, "x′ taken as real": CVAEGANReconstructionsReal,
                 "KL sign": CVAEGANKLSign, "pixel mean": CVAEGANPixelMean, "no encoder noise": CVAEGANNoNoise,
                 "λ_KL left out": CVAEGANUnweightedKL, "feature term dropped": CVAEGANFeatureTermDropped,
@@ -630,15 +680,16 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean", "no noise", "targets in [-1, 1]", "σ as exp(log σ²)",
                     "KL averaged over z", "one ε for the batch", "λ_KL on the reconstruction", "one ε per image",
-                    "σ·ε detached"],
+                    "σ·ε detached", "ε kept from the first step"],
              "05": ["labels swapped", "G sign", "saturating G", "uniform z", "log of the mean D", "D's z reused",
                     "fakes in eval mode", "reals in [0, 1]", "G's fakes detached"],
              "06": ["batch-wide penalty", "critic sign", "one α per batch", "penalty not trainable",
                     "penalty at the real images", "one critic step", "one-sided penalty", "gradient at the reals",
-                    "λ_GP on the whole loss", "generator repeated too"],
+                    "λ_GP on the whole loss", "generator repeated too", "α per pixel", "λ_GP twice"],
              "07": ["target in [0, 1]", "G1 sign", "G1 saturating", "G1 without D2", "G1's codes detached",
                     "G1 minimax, weighted", "D2 shown the data", "D1 swapped", "λ_img on D1's term",
-                    "bare decoder", "D1's term detached", "D2's fakes skip G1"],
+                    "bare decoder", "D1's term detached", "D2's fakes skip G1",
+                    "λ_img on both terms", "encoder in eval mode"],
              "10": ["KL sign", "pixel mean", "D without x′", "no encoder noise", "x′ taken as real", "λ_KL left out",
                    "feature term dropped", "feature term detached", "fakes share one mean", "real term twice",
                    "naive log", "KL over the batch", "centres weighted twice"],
@@ -786,7 +837,7 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("05", "fakes in eval mode", "in eval mode while the model trains"),
     ("07", "bare decoder", "raw output (self.decoder)"),
     ("04", "one ε per image", "every coordinate of an image's z gets the same noise"),
-    ("05", "reals in [0, 1]", "images other than the batch's images"),
+    ("05", "reals in [0, 1]", "inputs other than the batch's images"),
     ("06", "gradient at the reals", "with respect to the real images"),
     ("06", "λ_GP on the whole loss", "weight the penalty alone, or the whole loss"),
     ("06", "critic sign", "with the real and fake images swapped"),
@@ -795,6 +846,11 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("06", "generator repeated too", "and the generator 5 time(s)"),
     ("07", "D1's term detached", "at λ_img = 0 your G1's loss sends no gradient to G1"),
     ("07", "D2's fakes skip G1", "fakes other than the decoded samples"),
+    ("04", "ε kept from the first step", "is ε drawn afresh at every step"),
+    ("06", "α per pixel", "one number for all of its pixels"),
+    ("06", "λ_GP twice", "does λ_GP multiply the penalty once"),
+    ("07", "λ_img on both terms", "weight D2's term alone, or D1's too"),
+    ("07", "encoder in eval mode", "runs self.encoder in eval mode"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits

@@ -177,8 +177,8 @@ def bce_from_its_logits(model: Method, network, loss, batch, real: torch.Tensor,
             else:
                 unplaced = True
     if unplaced and not real_logits and fake_logits:
-        return (f"your {who} is shown, beside the fakes, images other than {real_name}: what should it take as "
-                "real, and are those in the same range and form as the fakes?")
+        return (f"your {who} is shown, beside the fakes, inputs other than {real_name}: what should it take as "
+                "real, computed how, and are those in the same range and form as the fakes?")
     if unplaced and real_logits and not fake_logits:
         return (f"your {who} is shown, beside {real_name}, fakes other than {fake_name}: which samples does the "
                 "model draw, and through which networks do they pass?")
@@ -207,3 +207,25 @@ def sends_gradient(model: Method, loss, batch, network, **changes) -> bool:
             return False
         grads = torch.autograd.grad(value, params, allow_unused=True)
     return any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+
+
+def networks_in_training_mode(model: Method, loss_fns, batch) -> str:
+    """While the model trains, every network a training loss calls must run in training mode: a network switched to
+    eval mode inside a loss normalises with running statistics, not with the batch's as it does where it is
+    trained (batch norm), so what that loss sees is not what the network makes."""
+    seen = []
+    hooks = [network.register_forward_pre_hook(lambda module, args, name=name: seen.append((name, module.training)))
+             for name, network in model.named_children()]
+    try:
+        with buffers_kept(model), same_draws():
+            for fn in loss_fns:
+                fn(batch)
+                for name, training in seen:
+                    if model.training and not training:
+                        return (f"your {fn.__name__} runs self.{name} in eval mode while the model trains: what do "
+                                "its batch-norm layers use then, and is that what they use where it is trained?")
+                seen.clear()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return ""

@@ -6,8 +6,8 @@ import torch
 
 from tutorial_lib import losses
 from tutorial_lib.homework.probes import (bce_from_its_logits, buffers_kept, close, config_with, holds_rows_of,
-                                          losses_over, noise_as_sampled, outputs_of, same_draws, seeded_call,
-                                          seeded_loss, sends_gradient)
+                                          losses_over, networks_in_training_mode, noise_as_sampled, outputs_of,
+                                          same_draws, seeded_call, seeded_loss, sends_gradient)
 from tutorial_lib.methods.base import Method
 
 
@@ -15,7 +15,8 @@ def gan_checks_one_batch(model: Method, batch) -> str:
     """05: G's z drawn as sampling draws it; D's loss the cross-entropy of the very logits it gave the batch and the
     fakes; G's loss the non-saturating loss of the very logits D gave its samples (one D call; no verdict for other
     layouts, or when the config asks for another generator loss)."""
-    problem = (noise_as_sampled(model, model.generator, (model.discriminator_loss, model.generator_loss), batch, "G")
+    problem = (networks_in_training_mode(model, (model.discriminator_loss, model.generator_loss), batch)
+               or noise_as_sampled(model, model.generator, (model.discriminator_loss, model.generator_loss), batch, "G")
                or bce_from_its_logits(model, model.discriminator, model.discriminator_loss, batch, batch.x,
                                       model.generator, lambda x: x, "D", "the batch's images", "G's samples")
                or _reaches(model, model.generator_loss, batch, model.generator, "G"))
@@ -30,7 +31,7 @@ def gan_checks_one_batch(model: Method, batch) -> str:
         return ""
     return (f"your G's loss is {value:.4g} on this batch, but the generator loss this notebook trains with, computed "
             f"from the very logits D gave your samples, is {expected:.4g}: which of the two losses above keeps its "
-            "gradient when D rejects the fakes, and is its sign right?")
+            "gradient when D rejects the fakes, is its sign right, and is it a mean over the samples of a log?")
 
 
 def wgan_checks_one_batch(model: Method, batch) -> str:
@@ -40,6 +41,7 @@ def wgan_checks_one_batch(model: Method, batch) -> str:
     if model.cfg.constraint != "gp":
         return ""
     problem = (_critic_repeats(model)
+               or networks_in_training_mode(model, (model.critic_loss, model.generator_loss), batch)
                or noise_as_sampled(model, model.generator, (model.critic_loss, model.generator_loss), batch, "G")
                or _reaches(model, model.generator_loss, batch, model.generator, "G"))
     if problem:
@@ -65,6 +67,13 @@ def wgan_checks_one_batch(model: Method, batch) -> str:
     if all(torch.equal(block, x) or any(torch.equal(block, f) for f in fakes) for block in inputs):
         return ("your critic is shown only the real images and the fakes: at which points, between the two, does the "
                 "penalty hold the critic's gradient norm?")
+    for block in inputs:
+        for fake in fakes:
+            low, high = torch.minimum(x, fake), torch.maximum(x, fake)
+            if not torch.equal(block, x) and bool(((block >= low - 1e-6) & (block <= high + 1e-6)).all()):
+                return ("your interpolates x̂ lie between each real image and its fake pixel by pixel, but not on the "
+                        "straight line from one to the other: is each image's mixing weight one number for all of its "
+                        "pixels?")
     return ""
 
 
@@ -130,9 +139,12 @@ def _penalty_value(model: Method, batch, x_hat, alpha) -> str:
     """What the critic's loss gains from λ_GP = 0 to 1 must be E(‖∇f(x̂)‖ − 1)² at the interpolates it was shown;
     two slips are named: the gradient taken with respect to the real images (α·∇f(x̂)) or the fakes ((1 − α)·∇f)."""
     at = []
-    for weight in (0.0, 1.0):
+    for weight in (0.0, 1.0, 2.0):
         with config_with(model, gp_weight=weight), same_draws(), buffers_kept(model):
             at.append(model.critic_loss(batch)[0].item())
+    if not close(at[2] - at[1], at[1] - at[0], *at):
+        return ("your critic's loss does not grow in equal steps as λ_GP (self.cfg.gp_weight) grows: does λ_GP "
+                "multiply the penalty once?")
     expected = losses.gradient_penalty(model.critic, x_hat.detach(), 1.0).detach().item()
     added = at[1] - at[0]
     if close(added, expected, *at):
@@ -176,7 +188,10 @@ def aegan_checks_one_batch(model: Method, batch) -> str:
     """07: G1's z drawn as sampling draws it; L_AE from the decoder's output; D2's real side; D1's and D2's losses from their logits; then G1's loss
     as a function of λ_img (``cfg.image_weight``), same draws: it must change, in equal steps, and the image term must
     send a gradient to G1 (nothing cut between G1's codes and D2's verdict)."""
-    problem = (noise_as_sampled(model, model.latent_generator,
+    steps = (model.autoencoder_loss, model.latent_discriminator_loss, model.image_discriminator_loss,
+             model.latent_generator_loss)
+    problem = (networks_in_training_mode(model, steps, batch)
+               or noise_as_sampled(model, model.latent_generator,
                                 (model.latent_discriminator_loss, model.latent_generator_loss), batch, "G1")
                or _autoencoder_from_its_output(model, batch) or _d2_real_side(model, batch)
                or _discriminators_from_their_logits(model, batch))
@@ -197,6 +212,9 @@ def aegan_checks_one_batch(model: Method, batch) -> str:
     if _same_gradients(gradient(1.0), gradient(0.0)):
         return ("the image term of your G1's loss sends no gradient to G1: is anything between G1's codes and D2's "
                 "verdict cut from the graph?")
+    if close(at0, 0.0, at1, at2):
+        return ("at λ_img = 0 your G1's loss is 0: does λ_img (self.cfg.image_weight) weight D2's term alone, or D1's "
+                "too?")
     if not sends_gradient(model, model.latent_generator_loss, batch, model.latent_generator, image_weight=0.0):
         return ("at λ_img = 0 your G1's loss sends no gradient to G1: is anything between G1's codes and D1's "
                 "verdict cut from the graph?")

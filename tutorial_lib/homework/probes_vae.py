@@ -7,7 +7,8 @@ from contextlib import contextmanager
 import torch
 
 from tutorial_lib import data, losses
-from tutorial_lib.homework.probes import buffers_kept, close, config_with, outputs_of, same_draws, seeded_loss
+from tutorial_lib.homework.probes import (buffers_kept, close, config_with, networks_in_training_mode, outputs_of,
+                                          same_draws, seeded_loss)
 from tutorial_lib.methods.base import Method
 
 LOGVAR_SHIFT = 2.0
@@ -31,8 +32,20 @@ def shifted_posteriors(model: Method):
 
 
 def vae_checks_one_batch(model: Method, batch) -> str:
-    return (_noise_in_z(model, batch) or _gradient_through_z(model, batch) or _kl_term(model, batch)
+    return (networks_in_training_mode(model, (model.loss,), batch) or _noise_in_z(model, batch)
+            or _fresh_noise(model, batch) or _gradient_through_z(model, batch) or _kl_term(model, batch)
             or _reconstruction_term(model, batch))
+
+
+def _fresh_noise(model: Method, batch) -> str:
+    """Two steps on the same batch must give z different noise: ε is drawn afresh at every step."""
+    with outputs_of(model.decoder) as (decoded,), buffers_kept(model), same_draws(), torch.no_grad():
+        model.loss(batch)
+        model.loss(batch)
+    if len(decoded) == 2 and torch.equal(decoded[0][0], decoded[1][0]):
+        return ("two steps on the same batch give your z the very same noise: is ε drawn afresh at every step, or kept "
+                "from an earlier one?")
+    return ""
 
 
 def _noise_in_z(model: Method, batch) -> str:
