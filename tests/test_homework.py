@@ -124,6 +124,26 @@ class VAENoiseKept(methods.VAE):
         return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
 
 
+class VAEKLWithSigma(methods.VAE):
+    """The KL written with σ where σ² belongs."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        logits = self.decoder(mu + (0.5 * logvar).exp() * torch.randn_like(mu))
+        kl = 0.5 * (mu.pow(2) + (0.5 * logvar).exp() - logvar - 1).sum(1)
+        return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * kl).mean(), {}
+
+
+class GANLogOfSigmoidPlusEps(methods.GAN):
+    """log(σ(a) + 1e-8) in both losses: exact while D is unsure, stuck at about 18.4 once σ(a) rounds to 0 or 1."""
+    def discriminator_loss(self, batch):
+        fake = self.sample(len(batch.x)).detach()
+        p_real, p_fake = torch.sigmoid(self.discriminator(batch.x)), torch.sigmoid(self.discriminator(fake))
+        return -(p_real + 1e-8).log().mean() - (1 - p_fake + 1e-8).log().mean(), {}
+
+    def generator_loss(self, batch):
+        return -(torch.sigmoid(self.discriminator(self.sample(len(batch.x)))) + 1e-8).log().mean(), {}
+
+
 class GANFakesDetachedForG(methods.GAN):
     """G's loss on detached fakes: it has no gradient to G, which never learns."""
     def generator_loss(self, batch):
@@ -648,11 +668,11 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "KL averaged over z": VAEKLMeanOverZ, "one ε for the batch": VAESharedNoise,
                 "λ_KL on the reconstruction": VAEWeightOnReconstruction,
                 "one ε per image": VAEOneDrawPerImage, "σ·ε detached": VAENoiseDetached,
-                "ε kept from the first step": VAENoiseKept},
+                "ε kept from the first step": VAENoiseKept, "KL with σ for σ²": VAEKLWithSigma},
          "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign,
                 "uniform z": GANUniformNoise, "log of the mean D": GANLogOfMeanD, "D's z reused": GANReusesDsNoise,
                 "fakes in eval mode": GANFakesInEvalMode, "reals in [0, 1]": GANRealsInUnitRange,
-                "G's fakes detached": GANFakesDetachedForG},
+                "G's fakes detached": GANFakesDetachedForG, "log(σ + ε)": GANLogOfSigmoidPlusEps},
          "06": {"batch-wide penalty": WGANBatchNorm, "one-sided penalty": WGANOneSided,
                 "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign,
                 "one α per batch": WGANOneAlpha, "penalty at the real images": WGANPenaltyAtReal,
@@ -680,9 +700,9 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean", "no noise", "targets in [-1, 1]", "σ as exp(log σ²)",
                     "KL averaged over z", "one ε for the batch", "λ_KL on the reconstruction", "one ε per image",
-                    "σ·ε detached", "ε kept from the first step"],
+                    "σ·ε detached", "ε kept from the first step", "KL with σ for σ²"],
              "05": ["labels swapped", "G sign", "saturating G", "uniform z", "log of the mean D", "D's z reused",
-                    "fakes in eval mode", "reals in [0, 1]", "G's fakes detached"],
+                    "fakes in eval mode", "reals in [0, 1]", "G's fakes detached", "log(σ + ε)"],
              "06": ["batch-wide penalty", "critic sign", "one α per batch", "penalty not trainable",
                     "penalty at the real images", "one critic step", "one-sided penalty", "gradient at the reals",
                     "λ_GP on the whole loss", "generator repeated too", "α per pixel", "λ_GP twice"],
@@ -819,7 +839,7 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("04", "no noise", "carries no noise"),
     ("04", "targets in [-1, 1]", "What values can the targets"),
     ("04", "σ as exp(log σ²)", "how does σ follow from the encoder's log σ²"),
-    ("04", "KL averaged over z", "over which axes is it summed or averaged"),
+    ("04", "KL averaged over z", "16 times less than the KL"),
     ("05", "uniform z", "where should training draw its z"),
     ("05", "log of the mean D", "a mean over its images of the log of the probability"),
     ("05", "labels swapped", "if the real images were the fakes"),
@@ -851,6 +871,8 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("06", "λ_GP twice", "does λ_GP multiply the penalty once"),
     ("07", "λ_img on both terms", "weight D2's term alone, or D1's too"),
     ("07", "encoder in eval mode", "runs self.encoder in eval mode"),
+    ("04", "KL with σ for σ²", "which powers of σ appear"),
+    ("05", "log(σ + ε)", "when D's logits are moved by +30"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits

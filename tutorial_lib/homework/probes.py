@@ -229,3 +229,26 @@ def networks_in_training_mode(model: Method, loss_fns, batch) -> str:
         for hook in hooks:
             hook.remove()
     return ""
+
+
+@contextmanager
+def very_sure(network, shift: float):
+    """While open, every output of ``network`` is moved by ``shift`` (0: untouched): a discriminator as sure as
+    training makes it, where a log of a rounded probability (log(σ(a) + ε), or of a clamped one) loses the loss."""
+    hook = network.register_forward_hook(lambda module, args, out: out + shift) if shift else None
+    try:
+        yield
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+SURE = (0.0, 30.0, -30.0)
+"""The shifts of :func:`very_sure` the GAN checks try: at ±30 σ(a) rounds to 1 or 0 in float32."""
+
+
+def at_shift(shift: float, who: str, problem: str) -> str:
+    """``problem`` prefixed with the shift it was seen at (nothing when unshifted)."""
+    if not problem or not shift:
+        return problem
+    return f"when {who}'s logits are moved by {shift:+.0f} (a {who} as sure as training makes it): {problem}"

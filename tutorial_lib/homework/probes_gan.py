@@ -7,21 +7,32 @@ import torch
 from tutorial_lib import losses
 from tutorial_lib.homework.probes import (bce_from_its_logits, buffers_kept, close, config_with, holds_rows_of,
                                           losses_over, networks_in_training_mode, noise_as_sampled, outputs_of,
-                                          same_draws, seeded_call, seeded_loss, sends_gradient)
+                                          same_draws, seeded_call, seeded_loss, sends_gradient, SURE,
+                                          at_shift, very_sure)
 from tutorial_lib.methods.base import Method
 
 
 def gan_checks_one_batch(model: Method, batch) -> str:
-    """05: G's z drawn as sampling draws it; D's loss the cross-entropy of the very logits it gave the batch and the
-    fakes; G's loss the non-saturating loss of the very logits D gave its samples (one D call; no verdict for other
-    layouts, or when the config asks for another generator loss)."""
+    """05: every network in training mode; G's z drawn as sampling draws it; D's loss the cross-entropy of the very
+    logits it gave the batch and the fakes; G's loss reaching G, and equal to the non-saturating loss of the very
+    logits D gave its samples (one D call; no verdict for other layouts, or when the config asks for another generator
+    loss). The two losses are read as they are and with D's logits moved by ±30 (:data:`SURE`)."""
     problem = (networks_in_training_mode(model, (model.discriminator_loss, model.generator_loss), batch)
                or noise_as_sampled(model, model.generator, (model.discriminator_loss, model.generator_loss), batch, "G")
-               or bce_from_its_logits(model, model.discriminator, model.discriminator_loss, batch, batch.x,
-                                      model.generator, lambda x: x, "D", "the batch's images", "G's samples")
                or _reaches(model, model.generator_loss, batch, model.generator, "G"))
-    if problem or model.cfg.generator_loss != "nonsaturating":
-        return problem
+    for shift in SURE:
+        if problem:
+            return problem
+        with very_sure(model.discriminator, shift):
+            problem = at_shift(shift, "D", bce_from_its_logits(
+                model, model.discriminator, model.discriminator_loss, batch, batch.x, model.generator, lambda x: x,
+                "D", "the batch's images", "G's samples") or _g_loss_from_its_logits(model, batch))
+    return problem
+
+
+def _g_loss_from_its_logits(model: Method, batch) -> str:
+    if model.cfg.generator_loss != "nonsaturating":
+        return ""
     with outputs_of(model.discriminator) as (calls,), buffers_kept(model):
         value = seeded_loss(model.generator_loss, batch)
     if len(calls) != 1:
@@ -31,7 +42,8 @@ def gan_checks_one_batch(model: Method, batch) -> str:
         return ""
     return (f"your G's loss is {value:.4g} on this batch, but the generator loss this notebook trains with, computed "
             f"from the very logits D gave your samples, is {expected:.4g}: which of the two losses above keeps its "
-            "gradient when D rejects the fakes, is its sign right, and is it a mean over the samples of a log?")
+            "gradient when D rejects the fakes, is its sign right, and is it a mean over the samples of a log, in "
+            "the form that stays exact?")
 
 
 def wgan_checks_one_batch(model: Method, batch) -> str:
@@ -223,38 +235,51 @@ def aegan_checks_one_batch(model: Method, batch) -> str:
 
 def _g1_loss_from_its_logits(model: Method, batch) -> str:
     """07: G1's loss against the library's L_G1 computed from the very logits D1 and D2 gave (one call of each; no
-    verdict for other layouts), at the notebook's λ_img and at λ_img = 2 (where a weight on the wrong term shows)."""
-    for weight in dict.fromkeys((model.cfg.image_weight, 2.0)):
-        with config_with(model, image_weight=weight), buffers_kept(model):
-            with outputs_of(model.latent_discriminator, model.image_discriminator) as (d1, d2):
-                value = seeded_loss(model.latent_generator_loss, batch)
+    verdict for other layouts), at the notebook's λ_img, at λ_img = 2 (where a weight on the wrong term shows), and with
+    both discriminators' logits moved by ±30 (:data:`SURE`)."""
+    for weight, shift in [*((w, 0.0) for w in dict.fromkeys((model.cfg.image_weight, 2.0))),
+                          (model.cfg.image_weight, 30.0), (model.cfg.image_weight, -30.0)]:
+        with config_with(model, image_weight=weight), buffers_kept(model), very_sure(model.image_discriminator, shift):
+            with very_sure(model.latent_discriminator, shift if model.cfg.latent_critic == "gan" else 0.0):
+                with outputs_of(model.latent_discriminator, model.image_discriminator) as (d1, d2):
+                    value = seeded_loss(model.latent_generator_loss, batch)
         if len(d1) != 1 or len(d2) != 1:
             return ""
         expected = float(losses.aegan_generator_loss(d1[0][1], d2[0][1], weight,
                                                      latent_critic=model.cfg.latent_critic))
         if not close(value, expected):
-            return (f"at λ_img = {weight:g} your G1's loss is {value:.4g} on this batch, but L_G1 from the very logits "
-                    f"D1 and D2 gave is {expected:.4g}: does λ_img weight the right term, is each term a mean over the "
-                    "batch, and does each use the generator loss whose gradient lasts when a discriminator rejects the "
-                    "fakes, with its sign?")
+            return at_shift(shift, "D1 and D2", (
+                f"at λ_img = {weight:g} your G1's loss is {value:.4g} on this batch, but L_G1 from the very logits "
+                f"D1 and D2 gave is {expected:.4g}: does λ_img weight the right term, is each term a mean over the "
+                "batch, and does each use the generator loss whose gradient lasts when a discriminator rejects the "
+                "fakes, with its sign, in the form that stays exact?"))
     return ""
 
 
 def _discriminators_from_their_logits(model: Method, batch) -> str:
     """07: D1's loss (when D1 is a discriminator, not a critic) and D2's, each against the cross-entropy of the very
-    logits it gave its real side (Enc(x); x′ or x, as ``d2_real`` says) and G1's fakes (h̃; Dec(h̃))."""
+    logits it gave its real side (Enc(x); x′ or x, as ``d2_real`` says) and G1's fakes (h̃; Dec(h̃)), as they are and
+    with the logits moved by ±30 (:data:`SURE`)."""
     with buffers_kept(model), torch.no_grad():
         codes = model.encode(batch.x)
         images = model.reconstruct(batch.x) if model.cfg.d2_real == "reconstruction" else batch.x
-    problem = ""
-    if model.cfg.latent_critic == "gan":
-        problem = bce_from_its_logits(model, model.latent_discriminator, model.latent_discriminator_loss, batch, codes,
-                                      model.latent_generator, lambda h: h, "D1", "the codes Enc(x)",
-                                      "G1's codes")
-    return problem or bce_from_its_logits(model, model.image_discriminator, model.image_discriminator_loss, batch,
-                                          images, model.latent_generator, model.decode, "D2",
-                                          "x′" if model.cfg.d2_real == "reconstruction" else "the batch's images",
-                                          "the decoded samples Dec(G1(z))")
+    for shift in SURE:
+        if model.cfg.latent_critic == "gan":
+            with very_sure(model.latent_discriminator, shift):
+                problem = at_shift(shift, "D1", bce_from_its_logits(
+                    model, model.latent_discriminator, model.latent_discriminator_loss, batch, codes,
+                    model.latent_generator, lambda h: h, "D1", "the codes Enc(x)", "G1's codes"))
+            if problem:
+                return problem
+        with very_sure(model.image_discriminator, shift):
+            problem = at_shift(shift, "D2", bce_from_its_logits(
+                model, model.image_discriminator, model.image_discriminator_loss, batch, images,
+                model.latent_generator, model.decode, "D2",
+                "x′" if model.cfg.d2_real == "reconstruction" else "the batch's images",
+                "the decoded samples Dec(G1(z))"))
+        if problem:
+            return problem
+    return ""
 
 
 def _d2_real_side(model: Method, batch) -> str:

@@ -131,7 +131,9 @@ def _kl_term(model: Method, batch) -> str:
                 at.append(seeded_loss(model.loss, batch))
             restore()
         with torch.no_grad():
-            expected = float(losses.kl_normal_standard(*model.encode(batch.x)).mean())
+            mu, logvar = model.encode(batch.x)
+            expected = float(losses.kl_normal_standard(mu, logvar).mean())
+            with_sigma = float((0.5 * (mu ** 2 + (0.5 * logvar).exp() - logvar - 1)).sum(1).mean())
     slope = at[1] - at[0]
     if not close(at[2] - at[1], slope, *at):
         return "your loss does not grow in equal steps as λ_KL (self.cfg.kl_weight) grows: does it multiply the KL once?"
@@ -142,6 +144,13 @@ def _kl_term(model: Method, batch) -> str:
                 "weight?")
     if close(slope, 0.0, *at):
         return "your loss stays the same when λ_KL (self.cfg.kl_weight) changes: where does the KL term enter it?"
+    if close(slope, expected / mu.shape[1], *at):
+        return (f"the part of your loss that grows with λ_KL is {slope:.4g} nats per image, {mu.shape[1]} times less than "
+                f"the KL of this batch's posteriors to the prior ({expected:.4g}): over which axis is it averaged where "
+                "it should be summed?")
+    if close(slope, with_sigma, *at):
+        return (f"the part of your loss that grows with λ_KL is {slope:.4g} nats per image, but the KL of this batch's "
+                f"posteriors to the prior is {expected:.4g}: in the KL of two Gaussians, which powers of σ appear?")
     return (f"the part of your loss that grows with λ_KL is {slope:.4g} nats per image, but the KL of this batch's "
             f"posteriors to the prior is {expected:.4g}: with which sign does it enter, and over which axes is it "
             "summed or averaged?")
