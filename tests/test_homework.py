@@ -144,6 +144,24 @@ class GANLogOfSigmoidPlusEps(methods.GAN):
         return -(torch.sigmoid(self.discriminator(self.sample(len(batch.x)))) + 1e-8).log().mean(), {}
 
 
+class VAEUniformNoise(methods.VAE):
+    """ε drawn uniformly on [0, 1) (torch.rand_like) instead of from a standard normal."""
+    def loss(self, batch):
+        mu, logvar = self.encode(batch.x)
+        logits = self.decoder(mu + (0.5 * logvar).exp() * torch.rand_like(mu))
+        return (_bce(logits, batch.x).sum(1) + self.cfg.kl_weight * _kl(mu, logvar).sum(1)).mean(), {}
+
+
+class GANReusesDsFakes(methods.GAN):
+    """G's step scores the fakes D's step made (kept with their graph) instead of making fresh ones."""
+    def discriminator_loss(self, batch):
+        self.fake = self.sample(len(batch.x))
+        return losses.discriminator_loss(self.discriminator(batch.x), self.discriminator(self.fake.detach())), {}
+
+    def generator_loss(self, batch):
+        return losses.generator_loss_nonsaturating(self.discriminator(self.fake)), {}
+
+
 class GANFakesDetachedForG(methods.GAN):
     """G's loss on detached fakes: it has no gradient to G, which never learns."""
     def generator_loss(self, batch):
@@ -286,6 +304,14 @@ class WGANGeneratorRepeatedToo(methods.WGAN):
         opt, k = self.optimizers(), self.cfg.critic_steps
         return [methods.Phase("critic", opt["critic"], self.critic_loss, repeats=k),
                 methods.Phase("generator", opt["generator"], self.generator_loss, repeats=k)]
+
+
+class WGANFiveCriticStepsWrittenIn(methods.WGAN):
+    """repeats=5 written into the code instead of self.cfg.critic_steps: right at the default only."""
+    def phases(self):
+        opt = self.optimizers()
+        return [methods.Phase("critic", opt["critic"], self.critic_loss, repeats=5),
+                methods.Phase("generator", opt["generator"], self.generator_loss)]
 
 
 class WGANOneCriticStep(methods.WGAN):
@@ -668,17 +694,20 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "KL averaged over z": VAEKLMeanOverZ, "one ε for the batch": VAESharedNoise,
                 "λ_KL on the reconstruction": VAEWeightOnReconstruction,
                 "one ε per image": VAEOneDrawPerImage, "σ·ε detached": VAENoiseDetached,
-                "ε kept from the first step": VAENoiseKept, "KL with σ for σ²": VAEKLWithSigma},
+                "ε kept from the first step": VAENoiseKept, "KL with σ for σ²": VAEKLWithSigma,
+                "uniform ε": VAEUniformNoise},
          "05": {"saturating G": GANSaturating, "labels swapped": GANLabelsSwapped, "G sign": GANGeneratorSign,
                 "uniform z": GANUniformNoise, "log of the mean D": GANLogOfMeanD, "D's z reused": GANReusesDsNoise,
                 "fakes in eval mode": GANFakesInEvalMode, "reals in [0, 1]": GANRealsInUnitRange,
-                "G's fakes detached": GANFakesDetachedForG, "log(σ + ε)": GANLogOfSigmoidPlusEps},
+                "G's fakes detached": GANFakesDetachedForG, "log(σ + ε)": GANLogOfSigmoidPlusEps,
+                "D's fakes reused": GANReusesDsFakes},
          "06": {"batch-wide penalty": WGANBatchNorm, "one-sided penalty": WGANOneSided,
                 "penalty not trainable": WGANNotTrainable, "critic sign": WGANCriticSign,
                 "one α per batch": WGANOneAlpha, "penalty at the real images": WGANPenaltyAtReal,
                 "one critic step": WGANOneCriticStep, "gradient at the reals": WGANGradientAtTheReals,
                 "λ_GP on the whole loss": WGANWeightOnTheWholeLoss, "generator repeated too": WGANGeneratorRepeatedToo,
-                "α per pixel": WGANAlphaPerPixel, "λ_GP twice": WGANWeightTwice},
+                "α per pixel": WGANAlphaPerPixel, "λ_GP twice": WGANWeightTwice,
+                "5 critic steps written in": WGANFiveCriticStepsWrittenIn},
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign, "G1 without D2": AEGANG1NoImageTerm,
                 "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted,
@@ -700,12 +729,15 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "log Z over the batch": SSGANLogSumExpOverBatch, "labels of the next call": SSGANLabelsOfTheNextCall}}
 MUST_FAIL = {"04": ["KL sign", "pixel mean", "no noise", "targets in [-1, 1]", "σ as exp(log σ²)",
                     "KL averaged over z", "one ε for the batch", "λ_KL on the reconstruction", "one ε per image",
-                    "σ·ε detached", "ε kept from the first step", "KL with σ for σ²"],
+                    "σ·ε detached", "ε kept from the first step", "KL with σ for σ²",
+                    "uniform ε"],
              "05": ["labels swapped", "G sign", "saturating G", "uniform z", "log of the mean D", "D's z reused",
-                    "fakes in eval mode", "reals in [0, 1]", "G's fakes detached", "log(σ + ε)"],
+                    "fakes in eval mode", "reals in [0, 1]", "G's fakes detached", "log(σ + ε)",
+                    "D's fakes reused"],
              "06": ["batch-wide penalty", "critic sign", "one α per batch", "penalty not trainable",
                     "penalty at the real images", "one critic step", "one-sided penalty", "gradient at the reals",
-                    "λ_GP on the whole loss", "generator repeated too", "α per pixel", "λ_GP twice"],
+                    "λ_GP on the whole loss", "generator repeated too", "α per pixel", "λ_GP twice",
+                    "5 critic steps written in"],
              "07": ["target in [0, 1]", "G1 sign", "G1 saturating", "G1 without D2", "G1's codes detached",
                     "G1 minimax, weighted", "D2 shown the data", "D1 swapped", "λ_img on D1's term",
                     "bare decoder", "D1's term detached", "D2's fakes skip G1",
@@ -847,7 +879,7 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("06", "batch-wide penalty", "over which axes is each image's gradient norm taken"),
     ("06", "one-sided penalty", "does a norm below 1 count"),
     ("06", "penalty at the real images", "shown only the real images and the fakes"),
-    ("06", "one critic step", "run the critic 1 time(s) and the generator 1 time(s)"),
+    ("06", "one critic step", "your phases run the critic 1 time(s) and the generator 1 time(s)"),
     ("07", "D1 swapped", "if the real images were the fakes"),
     ("07", "target in [0, 1]", "what does the reconstruction aim at"),
     ("07", "λ_img on D1's term", "does λ_img weight the right term"),
@@ -873,6 +905,9 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("07", "encoder in eval mode", "runs self.encoder in eval mode"),
     ("04", "KL with σ for σ²", "which powers of σ appear"),
     ("05", "log(σ + ε)", "when D's logits are moved by +30"),
+    ("04", "uniform ε", "from which distribution is ε drawn"),
+    ("05", "D's fakes reused", "your generator_loss never runs G"),
+    ("06", "5 critic steps written in", "with critic_steps = 3 your phases run the critic 5 time(s)"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits

@@ -8,8 +8,8 @@ Conventions (the notebooks use the same symbols):
 
 Reductions are stated per function. The VAE terms are **summed over pixels and latent
 dimensions and averaged over the batch**, so the VAE loss is the negative ELBO in nats per
-image. (Averaging pixels but summing latents — a common tutorial slip — silently re-weights
-the KL term by 1/784.)
+image. (Averaging pixels but summing latents — a common tutorial slip — silently weights the
+KL term 784 times more, relative to the reconstruction, than the ELBO does.)
 """
 from __future__ import annotations
 

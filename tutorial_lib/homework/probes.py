@@ -128,16 +128,22 @@ def noise_as_sampled(model: Method, network, loss_fns, batch, who: str) -> str:
     """How ``network`` (a generator) is fed while ``loss_fns`` run in turn: in training mode, each call with a z of
     its own (the G step draws fresh noise, not the D step's), and z drawn as ``model.noise`` draws the z it is sampled
     from after training (same mean and spread, within a quarter of the spread)."""
-    calls = []
+    calls, callers = [], []
     hook = network.register_forward_hook(lambda module, args, out: calls.append((args[0].detach(), module.training)))
     try:
         with buffers_kept(model), same_draws():
             for fn in loss_fns:
+                before = len(calls)
                 fn(batch)
+                callers.append((fn, len(calls) > before))
     finally:
         hook.remove()
     if not calls:
         return ""
+    for fn, called in callers:
+        if not called:
+            return (f"your {fn.__name__} never runs {who}: it scores samples made in another step. Which step should "
+                    "draw fresh noise and make its own samples?")
     if model.training and not all(training for _, training in calls):
         return (f"your {who} makes some of its samples in eval mode while the model trains: what do its batch-norm "
                 "layers use then, and is that what they use in the step that trains it?")

@@ -97,14 +97,18 @@ def _reaches(model: Method, loss, batch, network, who: str) -> str:
 
 
 def _critic_repeats(model: Method) -> str:
-    """06: per iteration the critic's phase runs ``cfg.critic_steps`` times, the generator's once."""
-    repeats = {phase.loss_fn: phase.repeats for phase in model.phases()}
-    critic, generator = repeats.get(model.critic_loss), repeats.get(model.generator_loss)
-    if critic is None or generator is None or (critic, generator) == (model.cfg.critic_steps, 1):
-        return ""
-    return (f"your phases run the critic {critic} time(s) and the generator {generator} time(s) per iteration, where "
-            f"this notebook asks for {model.cfg.critic_steps} (self.cfg.critic_steps) and 1: where does a phase say "
-            "how often it runs?")
+    """06: per iteration the critic's phase runs ``cfg.critic_steps`` times, the generator's once, at the notebook's
+    setting and at critic_steps = 3 (a number written into the code instead of read from the config shows)."""
+    for steps in dict.fromkeys((model.cfg.critic_steps, 3)):
+        with config_with(model, critic_steps=steps):
+            repeats = {phase.loss_fn: phase.repeats for phase in model.phases()}
+        critic, generator = repeats.get(model.critic_loss), repeats.get(model.generator_loss)
+        if critic is None or generator is None or (critic, generator) == (steps, 1):
+            continue
+        return (f"with critic_steps = {steps} your phases run the critic {critic} time(s) and the generator "
+                f"{generator} time(s) per iteration, where the config asks for {steps} (self.cfg.critic_steps) and 1: "
+                "where does a phase say how often it runs, and does it read the config?")
+    return ""
 
 
 def _penalty_trains(model: Method, batch) -> str:

@@ -62,6 +62,9 @@ def _noise_in_z(model: Method, batch) -> str:
     if spread < 0.05:
         return ("the z your decoder is given carries no noise: it is μ itself. Where does the encoder's σ enter z, and "
                 "what random draw does it scale?")
+    if abs(float(eps.mean())) > 0.25:
+        return (f"the noise ε in your z has mean {float(eps.mean()):.2f} and spread {spread:.2f}, where a standard "
+                "normal draw has mean 0 and spread 1: from which distribution is ε drawn?")
     if float(eps.std(dim=0).mean()) < 0.5 * spread:
         return ("every image of your batch gets the same noise ε in its z: how many independent draws does one batch "
                 "need, and what shape should they have?")
