@@ -251,6 +251,7 @@ def _grad(critic, x_hat, create_graph=True):
 
 WGANBatchNorm = _wgan_critic(lambda f, x: (_grad(f, x).norm() - 1) ** 2)              # one norm for the batch
 WGANOneSided = _wgan_critic(lambda f, x: F.relu(_grad(f, x).norm(dim=1) - 1).pow(2).mean())
+WGANSquaredNorm = _wgan_critic(lambda f, x: (_grad(f, x).pow(2).sum(1) - 1).pow(2).mean())  # ‖∇f‖², no root
 WGANNotTrainable = _wgan_critic(lambda f, x: (_grad(f, x, create_graph=False).norm(dim=1) - 1).pow(2).mean())
 
 
@@ -707,7 +708,7 @@ WRONG = {"04": {"KL sign": VAEKLSign, "pixel mean": VAEPixelMean, "no noise": VA
                 "one critic step": WGANOneCriticStep, "gradient at the reals": WGANGradientAtTheReals,
                 "λ_GP on the whole loss": WGANWeightOnTheWholeLoss, "generator repeated too": WGANGeneratorRepeatedToo,
                 "α per pixel": WGANAlphaPerPixel, "λ_GP twice": WGANWeightTwice,
-                "5 critic steps written in": WGANFiveCriticStepsWrittenIn},
+                "5 critic steps written in": WGANFiveCriticStepsWrittenIn, "squared norm": WGANSquaredNorm},
          "07": {"G1 image loss alone": AEGANImageOnly, "D1 swapped": AEGAND1Swapped, "G1 saturating": AEGANSaturating,
                 "target in [0, 1]": AEGANUnitTarget, "G1 sign": AEGANG1Sign, "G1 without D2": AEGANG1NoImageTerm,
                 "G1's codes detached": AEGANG1DetachedCodes, "G1 minimax, weighted": AEGANG1SaturatingWeighted,
@@ -737,7 +738,7 @@ MUST_FAIL = {"04": ["KL sign", "pixel mean", "no noise", "targets in [-1, 1]", "
              "06": ["batch-wide penalty", "critic sign", "one α per batch", "penalty not trainable",
                     "penalty at the real images", "one critic step", "one-sided penalty", "gradient at the reals",
                     "λ_GP on the whole loss", "generator repeated too", "α per pixel", "λ_GP twice",
-                    "5 critic steps written in"],
+                    "5 critic steps written in", "squared norm"],
              "07": ["target in [0, 1]", "G1 sign", "G1 saturating", "G1 without D2", "G1's codes detached",
                     "G1 minimax, weighted", "D2 shown the data", "D1 swapped", "λ_img on D1's term",
                     "bare decoder", "D1's term detached", "D2's fakes skip G1",
@@ -908,6 +909,7 @@ def test_11_rejects_a_model_that_reads_the_batch_labels_before_training_it(split
     ("04", "uniform ε", "from which distribution is ε drawn"),
     ("05", "D's fakes reused", "your generator_loss never runs G"),
     ("06", "5 critic steps written in", "with critic_steps = 3 your phases run the critic 5 time(s)"),
+    ("06", "squared norm", "is a square root missing"),
 ])
 def test_the_one_batch_checks_name_the_mistake_they_see(notebook, name, expected, splits):
     train, _, _ = splits

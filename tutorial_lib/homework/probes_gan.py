@@ -172,6 +172,9 @@ def _penalty_value(model: Method, batch, x_hat, alpha) -> str:
         if close(added, float(((factor * norms - 1) ** 2).mean()), *at):
             return (f"your penalty is taken on the gradient with respect to {tensor}, not to the interpolates x̂ "
                     "themselves: at which points is the critic's slope held near 1, and with respect to what?")
+    if close(added, float(((norms ** 2 - 1) ** 2).mean()), *at):
+        return ("your penalty holds the squared norm of each image's gradient near 1, not the norm: is a square root "
+                "missing?")
     return (f"at λ_GP = 1 your penalty adds {added:.4g} to the critic's loss, but E(‖∇f(x̂)‖ − 1)² at the "
             f"interpolates your critic was shown is {expected:.4g}: over which axes is each image's gradient norm "
             "taken, how are the images combined, and does a norm below 1 count as well as one above?")
