@@ -111,12 +111,8 @@ def d_loss_finite_at_extreme_logits(model: Method, network, loss, batch) -> str:
     """D's loss stays finite when every output of ``network`` is moved by ±100 (a confident D, as training makes it):
     the naive log of a sigmoid or of a sum of exponentials does not."""
     for shift in (100.0, -100.0):
-        hook = network.register_forward_hook(lambda module, args, out: out + shift)
-        try:
-            with buffers_kept(model):
-                value = seeded_loss(loss, batch)
-        finally:
-            hook.remove()
+        with very_sure(network, shift), buffers_kept(model):
+            value = seeded_loss(loss, batch)
         if not math.isfinite(value):
             return (f"your D's loss is {value} when D's outputs are {shift:+.0f} (a D that is very sure, as training "
                     "makes it): which form of the log of a probability stays finite when the probability rounds to "
@@ -125,11 +121,12 @@ def d_loss_finite_at_extreme_logits(model: Method, network, loss, batch) -> str:
 
 
 def noise_as_sampled(model: Method, network, loss_fns, batch, who: str) -> str:
-    """How ``network`` (a generator) is fed while ``loss_fns`` run in turn: in training mode, each call with a z of
-    its own (the G step draws fresh noise, not the D step's), and z drawn as ``model.noise`` draws the z it is sampled
-    from after training (same mean and spread, within a quarter of the spread)."""
+    """How ``network`` (a generator) is fed while ``loss_fns`` run in turn: each loss runs it itself, each call with a
+    z of its own (the G step draws fresh noise, not the D step's), and z drawn as ``model.noise`` draws the z it is
+    sampled from after training (same mean and spread, within a quarter of the spread). Its mode is
+    :func:`networks_in_training_mode`'s to check."""
     calls, callers = [], []
-    hook = network.register_forward_hook(lambda module, args, out: calls.append((args[0].detach(), module.training)))
+    hook = network.register_forward_hook(lambda module, args, out: calls.append(args[0].detach()))
     try:
         with buffers_kept(model), same_draws():
             for fn in loss_fns:
@@ -144,13 +141,10 @@ def noise_as_sampled(model: Method, network, loss_fns, batch, who: str) -> str:
         if not called:
             return (f"your {fn.__name__} never runs {who}: it scores samples made in another step. Which step should "
                     "draw fresh noise and make its own samples?")
-    if model.training and not all(training for _, training in calls):
-        return (f"your {who} makes some of its samples in eval mode while the model trains: what do its batch-norm "
-                "layers use then, and is that what they use in the step that trains it?")
-    if any(a.shape == b.shape and torch.equal(a, b) for i, (a, _) in enumerate(calls) for b, _ in calls[i + 1:]):
+    if any(a.shape == b.shape and torch.equal(a, b) for i, a in enumerate(calls) for b in calls[i + 1:]):
         return (f"your {who} is given the very same z in two of its training calls: which step should draw fresh "
                 "noise, and why not reuse the samples the other step has just been trained on?")
-    z = torch.cat([args.flatten() for args, _ in calls])
+    z = torch.cat([args.flatten() for args in calls])
     with same_draws():
         ref = model.noise(max(len(batch.x), 256)).flatten()
     m, s, rm, rs = float(z.mean()), float(z.std()), float(ref.mean()), float(ref.std())
@@ -203,16 +197,27 @@ def bce_from_its_logits(model: Method, network, loss, batch, real: torch.Tensor,
             "finite?")
 
 
-def sends_gradient(model: Method, loss, batch, network, **changes) -> bool:
-    """Whether ``loss(batch)`` (with ``model.cfg`` changed by ``changes``) has a non-zero gradient for some weight of
-    ``network``: a loss that the optimiser can follow, not one whose path to those weights was cut."""
+def gradients(model: Method, loss, batch, network, **changes) -> tuple:
+    """The gradient of ``loss(batch)`` (same draws, ``model.cfg`` changed by ``changes``) for each trainable weight of
+    ``network``: None where no path reaches it, all None when the loss has no graph at all."""
     params = [p for p in network.parameters() if p.requires_grad]
     with config_with(model, **changes), same_draws(), buffers_kept(model):
         value = loss(batch)[0]
         if not value.requires_grad:
-            return False
-        grads = torch.autograd.grad(value, params, allow_unused=True)
-    return any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+            return (None,) * len(params)
+        return torch.autograd.grad(value, params, allow_unused=True)
+
+
+def same_gradients(first, second) -> bool:
+    return all((a is None and b is None) or (a is not None and b is not None
+                                             and torch.allclose(a, b, rtol=1e-6, atol=1e-10))
+               for a, b in zip(first, second))
+
+
+def sends_gradient(model: Method, loss, batch, network, **changes) -> bool:
+    """Whether ``loss(batch)`` (with ``model.cfg`` changed by ``changes``) has a non-zero gradient for some weight of
+    ``network``: a loss that the optimiser can follow, not one whose path to those weights was cut."""
+    return any(g is not None and bool(g.abs().sum() > 0) for g in gradients(model, loss, batch, network, **changes))
 
 
 def networks_in_training_mode(model: Method, loss_fns, batch) -> str:

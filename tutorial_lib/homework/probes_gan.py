@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 
 from tutorial_lib import losses
-from tutorial_lib.homework.probes import (bce_from_its_logits, buffers_kept, close, config_with, holds_rows_of,
-                                          losses_over, networks_in_training_mode, noise_as_sampled, outputs_of,
-                                          same_draws, seeded_call, seeded_loss, sends_gradient, SURE,
-                                          at_shift, very_sure)
+from tutorial_lib.homework.probes import (SURE, at_shift, bce_from_its_logits, buffers_kept, close, config_with,
+                                          gradients, holds_rows_of, losses_over, networks_in_training_mode,
+                                          noise_as_sampled, outputs_of, same_draws, same_gradients, seeded_call,
+                                          seeded_loss, sends_gradient, very_sure)
 from tutorial_lib.methods.base import Method
 
 
@@ -22,7 +22,7 @@ def gan_checks_one_batch(model: Method, batch) -> str:
                or _reaches(model, model.generator_loss, batch, model.generator, "G"))
     for shift in SURE:
         if problem:
-            return problem
+            break
         with very_sure(model.discriminator, shift):
             problem = at_shift(shift, "D", bce_from_its_logits(
                 model, model.discriminator, model.discriminator_loss, batch, batch.x, model.generator, lambda x: x,
@@ -47,9 +47,10 @@ def _g_loss_from_its_logits(model: Method, batch) -> str:
 
 
 def wgan_checks_one_batch(model: Method, batch) -> str:
-    """06, with the gradient penalty: the critic's steps per G step; G's z drawn as sampling draws it; the interpolates the critic is shown, each
-    read as x̃ + α·(x − x̃) against its own real image x and fake x̃ (those G made in the same call), one α per image;
-    the penalty reaching the critic's weights; and the penalty equal to E(‖∇f(x̂)‖ − 1)² at those interpolates."""
+    """06, with the gradient penalty: the critic's steps per G step; every network in training mode; G's z drawn as
+    sampling draws it, and G's loss reaching G; the interpolates the critic is shown, each read as x̃ + α·(x − x̃)
+    against its own real image x and fake x̃ (those G made in the same call), one α per image; the critic's part of
+    its loss; the penalty equal to E(‖∇f(x̂)‖ − 1)² at those interpolates, and reaching the critic's weights."""
     if model.cfg.constraint != "gp":
         return ""
     problem = (_critic_repeats(model)
@@ -113,13 +114,8 @@ def _critic_repeats(model: Method) -> str:
 
 def _penalty_trains(model: Method, batch) -> str:
     """The critic's loss must send another gradient to the critic's weights with the penalty than without it."""
-    params = [p for p in model.critic.parameters() if p.requires_grad]
-
-    def gradient(weight):
-        with config_with(model, gp_weight=weight), same_draws(), buffers_kept(model):
-            return torch.autograd.grad(model.critic_loss(batch)[0], params, allow_unused=True)
-
-    if _same_gradients(gradient(model.cfg.gp_weight or 10.0), gradient(0.0)):
+    with_penalty = gradients(model, model.critic_loss, batch, model.critic, gp_weight=model.cfg.gp_weight or 10.0)
+    if same_gradients(with_penalty, gradients(model, model.critic_loss, batch, model.critic, gp_weight=0.0)):
         return ("your penalty changes the critic's loss but sends no gradient to the critic's weights: can the "
                 "optimiser differentiate through ∇f(x̂) as you computed it?")
     return ""
@@ -180,12 +176,6 @@ def _penalty_value(model: Method, batch, x_hat, alpha) -> str:
             "taken, how are the images combined, and does a norm below 1 count as well as one above?")
 
 
-def _same_gradients(first, second) -> bool:
-    return all((a is None and b is None) or (a is not None and b is not None
-                                             and torch.allclose(a, b, rtol=1e-6, atol=1e-10))
-               for a, b in zip(first, second))
-
-
 def _blocks(t, n: int) -> list:
     """``t`` (rows of images, maybe several batches concatenated) cut into blocks of ``n`` flattened rows."""
     if t.dim() < 2 or len(t) % n:
@@ -204,9 +194,9 @@ def _mixing_weights(x_hat, x, fake):
 
 
 def aegan_checks_one_batch(model: Method, batch) -> str:
-    """07: G1's z drawn as sampling draws it; L_AE from the decoder's output; D2's real side; D1's and D2's losses from their logits; then G1's loss
-    as a function of λ_img (``cfg.image_weight``), same draws: it must change, in equal steps, and the image term must
-    send a gradient to G1 (nothing cut between G1's codes and D2's verdict)."""
+    """07: every network in training mode; G1's z drawn as sampling draws it; L_AE from the decoder's output; D2's real
+    side; D1's and D2's losses from their logits; then G1's loss as a function of λ_img (``cfg.image_weight``), same
+    draws: it must change, in equal steps, and each of its terms must send a gradient to G1."""
     steps = (model.autoencoder_loss, model.latent_discriminator_loss, model.image_discriminator_loss,
              model.latent_generator_loss)
     problem = (networks_in_training_mode(model, steps, batch)
@@ -222,13 +212,8 @@ def aegan_checks_one_batch(model: Method, batch) -> str:
                 "the decoded samples enter it, and with which weight?")
     if not close(at2 - at1, at1 - at0, at0, at1, at2):
         return "your G1's loss does not grow in equal steps as λ_img grows: does λ_img multiply the image term once?"
-    params = [p for p in model.latent_generator.parameters() if p.requires_grad]
-
-    def gradient(weight):
-        with config_with(model, image_weight=weight), same_draws(), buffers_kept(model):
-            return torch.autograd.grad(model.latent_generator_loss(batch)[0], params, allow_unused=True)
-
-    if _same_gradients(gradient(1.0), gradient(0.0)):
+    if same_gradients(*(gradients(model, model.latent_generator_loss, batch, model.latent_generator, image_weight=w)
+                        for w in (1.0, 0.0))):
         return ("the image term of your G1's loss sends no gradient to G1: is anything between G1's codes and D2's "
                 "verdict cut from the graph?")
     if close(at0, 0.0, at1, at2):

@@ -72,9 +72,9 @@ def _noise_in_z(model: Method, batch) -> str:
         return ("every coordinate of an image's z gets the same noise ε: how many independent draws does one image "
                 "need, and what shape should they have?")
     if not 0.7 <= spread <= 1.4:
-        return (f"the noise in your z, measured in units of the encoder's σ, has a spread of {spread:.2f} (with log σ² "
-                f"raised by {LOGVAR_SHIFT:g} on purpose), where a standard normal ε gives 1: how does σ follow from the "
-                "encoder's log σ²?")
+        return (f"the noise in your z, measured in units of the encoder's σ, has a spread of {spread:.2f} (with "
+                f"log σ² raised by {LOGVAR_SHIFT:g} on purpose), where a standard normal ε gives 1: how does σ follow "
+                "from the encoder's log σ²?")
     return ""
 
 
@@ -94,8 +94,8 @@ def _gradient_through_z(model: Method, batch) -> str:
     d = model.cfg.latent_dim
     for part, name in ((slice(0, d), "μ"), (slice(d, 2 * d), "log σ²")):
         if grad is None or not bool(grad[:, part].abs().sum() > 0):
-            return (f"with λ_KL = 0 your loss sends no gradient to the encoder's {name}: the reconstruction term should "
-                    f"teach the encoder through z. Is part of z cut from the graph?")
+            return (f"with λ_KL = 0 your loss sends no gradient to the encoder's {name}: the reconstruction term "
+                    "should teach the encoder through z. Is part of z cut from the graph?")
     return ""
 
 
@@ -139,7 +139,8 @@ def _kl_term(model: Method, batch) -> str:
             with_sigma = float((0.5 * (mu ** 2 + (0.5 * logvar).exp() - logvar - 1)).sum(1).mean())
     slope = at[1] - at[0]
     if not close(at[2] - at[1], slope, *at):
-        return "your loss does not grow in equal steps as λ_KL (self.cfg.kl_weight) grows: does it multiply the KL once?"
+        return ("your loss does not grow in equal steps as λ_KL (self.cfg.kl_weight) grows: does it multiply the KL "
+                "once?")
     if close(slope, expected, *at):
         return ""
     if close(at[0], expected, *at):
@@ -148,9 +149,9 @@ def _kl_term(model: Method, batch) -> str:
     if close(slope, 0.0, *at):
         return "your loss stays the same when λ_KL (self.cfg.kl_weight) changes: where does the KL term enter it?"
     if close(slope, expected / mu.shape[1], *at):
-        return (f"the part of your loss that grows with λ_KL is {slope:.4g} nats per image, {mu.shape[1]} times less than "
-                f"the KL of this batch's posteriors to the prior ({expected:.4g}): over which axis is it averaged where "
-                "it should be summed?")
+        return (f"the part of your loss that grows with λ_KL is {slope:.4g} nats per image, {mu.shape[1]} times less "
+                f"than the KL of this batch's posteriors to the prior ({expected:.4g}): over which axis is it averaged "
+                "where it should be summed?")
     if close(slope, with_sigma, *at):
         return (f"the part of your loss that grows with λ_KL is {slope:.4g} nats per image, but the KL of this batch's "
                 f"posteriors to the prior is {expected:.4g}: in the KL of two Gaussians, which powers of σ appear?")
