@@ -15,7 +15,8 @@ after every row.
 With --ema D1 D2 …, rows are added for the moving averages of G that gan_extend.py --ema kept beside the snapshot of
 epoch --upto (ema-<decay>.pt), their statistics recomputed the same way. With --seeds S1 S2 …, every row's FD is
 the mean ± std over those sampling seeds (metrics.evaluate, as a shipped model's record is measured) instead of one
-seed. With --grid PATH, 64 samples of each row's G from one fixed noise are drawn side by side into PATH.
+seed. With --as-shipped, a first row scores epoch --upto's model exactly as ``pretrained build`` would ship it: its
+weights rounded to float16, batch norm's running statistics as training left them (nothing recomputed). With --grid PATH, 64 samples of each row's G from one fixed noise are drawn side by side into PATH.
 
     DATA_ROOT=/path/to/data python experiments/gan_average.py runs/gan-extend/const-25-30/snapshots \
         --upto 80 --last 1 8 --ema 0.999 0.9999 --seeds 0 1 2 --grid docs/figures/gan_epoch80_averages.png \
@@ -44,6 +45,7 @@ parser.add_argument("--upto", type=int, required=True, help="the last epoch of e
 parser.add_argument("--last", type=int, nargs="+", default=[1, 2, 4, 8], help="how many epochs each average spans")
 parser.add_argument("--ema", type=float, nargs="*", default=[], help="moving averages kept by gan_extend.py --ema")
 parser.add_argument("--seeds", type=int, nargs="*", default=[], help="sampling seeds of a mean ± std FD (default: 0)")
+parser.add_argument("--as-shipped", action="store_true", help="first, epoch --upto's model as it would ship")
 parser.add_argument("--grid", type=Path, help="a PNG of 64 samples from each row's G")
 parser.add_argument("--out", type=Path, required=True, help="the JSON to write (refused if it exists)")
 args = parser.parse_args()
@@ -91,6 +93,11 @@ def record(row, gan):
                "device": "cpu", "run": run, "rows": rows}, open(args.out, "w"), indent=1)
 
 
+if args.as_shipped:             # what pretrained.ship_run stores and scores: float16 weights, training's statistics
+    gan = methods.build("gan")
+    state = checkpoints.load(paths[max(paths)][-1])["method"]
+    gan.load_state_dict({n: v.half() if v.is_floating_point() else v for n, v in state.items()})
+    record(measured(gan, {"as shipped": True, "to epoch": args.upto}), gan)
 for k, snapshot_paths in paths.items():
     gan = methods.build("gan")
     gan.load_state_dict(checkpoints.load(snapshot_paths[-1])["method"])
@@ -112,6 +119,7 @@ if args.grid:
     for ax, (row, x) in zip(np.atleast_1d(axes), grids):
         ax.imshow(make_grid(x * 0.5 + 0.5, nrow=8, padding=1).permute(1, 2, 0).clamp(0, 1))
         what = (f"moving average, β = {row['moving average']}" if "moving average" in row
+                else "G at epoch %d, as shipped" % row["to epoch"] if "as shipped" in row
                 else "G at epoch %d" % row["to epoch"] if row["epochs averaged"] == 1
                 else f"mean of epochs {row['from epoch']}–{row['to epoch']}")
         ax.set_title(f"{what}\nFD {row['FD']:.1f}" + (f" ± {row['FD std']:.1f}" if "FD std" in row else ""))

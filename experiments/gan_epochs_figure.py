@@ -4,14 +4,16 @@ far gathered into one file, and one figure (FD per epoch; 64 samples of the same
     DATA_ROOT=/path/to/data python experiments/gan_epochs_figure.py \\
         --rows docs/gan_batch64_20_epochs_cpu.json docs/gan_batch64_25_epochs_cpu.json \\
                docs/gan_lr_decay_25_30_cpu.json runs/gan-extend/const-30-80.json runs/gan-extend/const-32-80.json \\
-        --snapshots runs/gan-extend/const-25-30/snapshots --grids 35 50 \\
+        --snapshots runs/gan-extend/const-25-30/snapshots --grids 35 50 --first runs/gan-extend/shipped-10 \\
         --out docs/gan_batch64_epochs_cpu.json --figure docs/figures/gan_more_epochs.png
 
 Rows that gan_extend.py --ema measured also carry "FD, EMA <β>" (G's moving average, batch-norm statistics
 recomputed); those are drawn as markers beside the curve. Rows are read in the order given; a later file's row for an
 epoch replaces an earlier one (the constant-rate branch
-of gan_lr_decay_25_30_cpu.json is the one kept). The grids are the shipped model (its 10 epochs) and the end-of-epoch
-snapshots that experiments/gan_extend.py keeps.
+of gan_lr_decay_25_30_cpu.json is the one kept). The grids are the model that shipped at 10 epochs until 2026-12-05
+(--first: a folder with its file, model.pt, and its record from the shipped index, record.json; both are in the git
+history of tutorial_lib/shipped, key gan-d0d0ecc76f) and the end-of-epoch snapshots that experiments/gan_extend.py
+keeps.
 """
 import argparse
 import json
@@ -32,6 +34,8 @@ parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--rows", type=Path, nargs="+", required=True)
 parser.add_argument("--snapshots", type=Path, required=True)
 parser.add_argument("--grids", type=int, nargs="*", default=[])
+parser.add_argument("--shipped", action="store_true", help="a last grid: the series' shipped DCGAN, as it samples")
+parser.add_argument("--first", type=Path, required=True, help="folder of the 10-epoch model: model.pt, record.json")
 parser.add_argument("--out", type=Path, required=True)
 parser.add_argument("--figure", type=Path, required=True)
 args = parser.parse_args()
@@ -44,28 +48,35 @@ for path in args.rows:
         if r.get("FD") is not None:
             by_epoch[r["epoch"]] = {**r, "from": str(path)}
 epochs = sorted(by_epoch)
-first = shipped.load("gan")
+saved, first_record = checkpoints.load(args.first / "model.pt"), json.loads((args.first / "record.json").read_text())
+first = methods.build(saved["method"], **saved["config"])
+first.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
+first.eval()
 latest = max(args.snapshots.glob("epoch-*"), default=None)      # the run's record: settings, epochs, device, dates
 run = checkpoints.load(latest / checkpoints.LAST)["history"]["run"] if latest else None
 json.dump({"what": "05's DCGAN at the series' defaults (batch 64, seed 0), FD per epoch after its 10 shipped epochs "
                    "(shipped evaluator, 10,000 samples against the first 10,000 test digits, sampling seed 0); "
                    "trained on this course's 2-core CPU over several calls of experiments/gan_extend.py that resume "
                    "one run", "date": datetime.now().isoformat(timespec="seconds"),
-           "shipped at 10 epochs": first.record.get("fd"), "run": run, "rows": [by_epoch[e] for e in epochs]},
+           "shipped at 10 epochs": first_record.get("fd"), "run": run, "rows": [by_epoch[e] for e in epochs]},
           open(args.out, "w"), indent=1, default=str)
 
 z = torch.randn(64, first.cfg.latent_dim, generator=torch.Generator().manual_seed(0))
-panels = [("epoch 10 (shipped)", first)]
+panels = [("epoch 10 (shipped until 2026-12-05)", first)]
 for e in args.grids:
     model = methods.build("gan")
     model.load_state_dict(checkpoints.load(args.snapshots / f"epoch-{e:03d}" / checkpoints.LAST)["method"])
     panels.append((f"epoch {e}", model.eval()))
+if args.shipped:
+    now = shipped.load("gan")
+    average = f", its average β = {now.cfg.polyak_decay:g}" if now.cfg.polyak_decay else ""
+    panels.append((f"epoch {now.record['epochs_trained']} shipped{average}", now))
 fig, axes = plt.subplots(1, 1 + len(panels), figsize=(4.2 * (1 + len(panels)), 4.2))
 axes[0].plot(epochs, [by_epoch[e]["FD"] for e in epochs], marker=".")
-fd10 = (first.record.get("fd") or {}).get("mean")
+fd10 = (first_record.get("fd") or {}).get("mean")
 if fd10 is not None:
     by_epoch.setdefault(10, {"epoch": 10, "FD": fd10})
-    axes[0].plot([10], [fd10], marker="s", color="C1", linestyle="none", label="shipped model (3 seeds)")
+    axes[0].plot([10], [fd10], marker="s", color="C1", linestyle="none", label="shipped at 10 epochs (3 seeds)")
     axes[0].legend()
 for i, key in enumerate(sorted({k for r in by_epoch.values() for k in r if k.startswith("FD, EMA")})):
     marked = [e for e in epochs if by_epoch[e].get(key) is not None]
@@ -79,10 +90,13 @@ for ax, (title, model) in zip(axes[1:], panels):
     with torch.no_grad():
         x = model.sample(64, z=z)
     ax.imshow(make_grid(x * 0.5 + 0.5, nrow=8, padding=1).permute(1, 2, 0).clamp(0, 1))
-    fd = by_epoch.get(int(title.split()[1]), {}).get("FD")
-    ax.set_title(title + (f", FD {fd:.1f}" if fd else ""))
+    if getattr(model, "record", None) and model.record.get("fd"):       # the shipped model: its own 3-seed FD
+        ax.set_title(f"{title}\nFD {model.record['fd']['mean']:.1f} ± {model.record['fd']['std']:.1f} (3 seeds)")
+    else:
+        fd = by_epoch.get(int(title.split()[1]), {}).get("FD")
+        ax.set_title(title + (f", FD {fd:.1f}" if fd else ""))
     ax.axis("off")
 fig.tight_layout()
 args.figure.parent.mkdir(parents=True, exist_ok=True)
-fig.savefig(args.figure, dpi=90)
+fig.savefig(args.figure, dpi=90, bbox_inches="tight")
 print(f"{len(epochs)} epochs of rows into {args.out}; figure {args.figure}")

@@ -1,9 +1,13 @@
-"""experiments/aegan_stability.py and its report, end to end on the shipped sample."""
+"""experiments/aegan_stability.py and its report, and gan_start_average.py, end to end on the shipped sample."""
 import importlib.util
 import json
 from pathlib import Path
 
-from tutorial_lib import runtime
+import pytest
+import torch
+
+from tutorial_lib import data, methods, runtime, training
+from tutorial_lib.training import callbacks
 
 
 def load(name):
@@ -37,3 +41,44 @@ def test_a_stability_run_and_its_report(runs_dir, tmp_path):
     again = tmp_path / "again"
     load("aegan_stability_report").main(["--from-json", str(report.with_suffix(".json")), "--out", str(again)])
     assert again.with_suffix(".md").read_text() == text.replace(report.name + ".png", again.name + ".png")
+
+
+def test_an_average_started_mid_run_leaves_the_players_as_they_were_and_averages_what_follows(tmp_path, one_thread):
+    """05's shipped DCGAN: the constant-rate run's state at the end of an epoch, its moving average of G started
+    there by gan_start_average.py, then resumed by fit. G and D must train exactly as the run without the average
+    does, and the average must be the bias-corrected moving average of G's weights after each later G step."""
+    train = data.load("mnist-sample", "train").take(256)
+    small = {"width": 8, "latent_dim": 8}
+
+    def fit(folder, polyak, epochs, steps=None):
+        gan = methods.build("gan", **small, polyak_decay=polyak)
+        record = [Record(steps)] if steps is not None else []
+        training.fit(gan, train, epochs=epochs, batch_size=64, seed=0, checkpoint_dir=str(folder), progress=False,
+                     callbacks=record)
+        return gan
+
+    class Record(callbacks.Callback):
+        def __init__(self, steps):
+            self.steps = steps
+
+        def on_step_end(self, state):
+            self.steps.append([p.detach().clone() for p in state.method.generator.parameters()])
+
+    fit(tmp_path / "plain", 0.0, 1)                                    # epoch 1, no average
+    folder = load("gan_start_average").main([str(tmp_path / "plain"), "--decay", "0.5", "--runs", str(tmp_path)])
+    with pytest.raises(SystemExit):                                    # never over a run that is there
+        load("gan_start_average").main([str(tmp_path / "plain"), "--decay", "0.5", "--runs", str(tmp_path)])
+    steps = []
+    averaged = fit(folder, 0.5, 2, steps)                              # resumes at epoch 1: epoch 2 with the average
+    plain = fit(tmp_path / "plain", 0.0, 2)                            # the same run, epoch 2 without it
+    assert len(steps) == 4 and averaged.average_steps.item() == 4     # 256 images in batches of 64
+    for name in ("generator", "discriminator"):
+        for a, b in zip(getattr(averaged, name).parameters(), getattr(plain, name).parameters()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)           # the average never feeds back
+    by_hand = [p.clone() for p in steps[0]]                            # α_1 = 1: the first step copies G
+    for t, now in enumerate(steps[1:], start=2):
+        alpha = 0.5 / (1 - 0.5 ** t)
+        by_hand = [m + alpha * (p - m) for m, p in zip(by_hand, now)]
+    for mean, expected, last in zip(averaged.averaged.parameters(), by_hand, steps[-1]):
+        torch.testing.assert_close(mean, expected)
+    assert any(not torch.equal(m, last) for m, last in zip(averaged.averaged.parameters(), steps[-1]))

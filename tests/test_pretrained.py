@@ -160,7 +160,7 @@ needs_shipped = pytest.mark.skipif(not INDEX["models"], reason="no models shippe
 
 
 @needs_shipped
-def test_the_series_models_ship_within_25_mb_with_good_checksums():
+def test_the_series_models_ship_within_the_size_limit_with_good_checksums():
     assert set(methods.SERIES) <= set(INDEX["names"])     # every model the series trains
     total = sum(p.stat().st_size for p in SHIPPED.iterdir() if p.is_file())
     assert total <= pretrained.MAX_BYTES
