@@ -16,11 +16,14 @@ With --ema D1 D2 …, rows are added for the moving averages of G that gan_exten
 epoch --upto (ema-<decay>.pt), their statistics recomputed the same way. With --seeds S1 S2 …, every row's FD is
 the mean ± std over those sampling seeds (metrics.evaluate, as a shipped model's record is measured) instead of one
 seed. With --as-shipped, a first row scores epoch --upto's model exactly as ``pretrained build`` would ship it: its
-weights rounded to float16, batch norm's running statistics as training left them (nothing recomputed). With --grid PATH, 64 samples of each row's G from one fixed noise are drawn side by side into PATH.
+weights rounded to float16, batch norm's running statistics as training left them (nothing recomputed). With --grid
+PATH, 64 samples of each row's G from one fixed noise are drawn side by side into PATH.
 
     DATA_ROOT=/path/to/data python experiments/gan_average.py runs/gan-extend/const-25-30/snapshots \
         --upto 80 --last 1 8 --ema 0.999 0.9999 --seeds 0 1 2 --grid docs/figures/gan_epoch80_averages.png \
         --out docs/gan_average_80_cpu.json
+    DATA_ROOT=/path/to/data python experiments/gan_average.py runs/gan-extend/const-25-30/snapshots \
+        --upto 100 --last 1 8 --as-shipped --ema 0.999 0.9999 --seeds 3 4 5 --out docs/gan_average_100_cpu.json
 """
 import argparse
 import json

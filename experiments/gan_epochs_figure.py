@@ -4,7 +4,9 @@ far gathered into one file, and one figure (FD per epoch; 64 samples of the same
     DATA_ROOT=/path/to/data python experiments/gan_epochs_figure.py \\
         --rows docs/gan_batch64_20_epochs_cpu.json docs/gan_batch64_25_epochs_cpu.json \\
                docs/gan_lr_decay_25_30_cpu.json runs/gan-extend/const-30-80.json runs/gan-extend/const-32-80.json \\
-        --snapshots runs/gan-extend/const-25-30/snapshots --grids 35 50 --first runs/gan-extend/shipped-10 \\
+               runs/gan-extend/const-61.json runs/gan-extend/const-62-80-ema.json runs/gan-extend/const-81-100-ema.json \\
+        --snapshots runs/gan-extend/const-25-30/snapshots --grids 35 60 100 --shipped \\
+        --first runs/gan-extend/shipped-10 \\
         --out docs/gan_batch64_epochs_cpu.json --figure docs/figures/gan_more_epochs.png
 
 Rows that gan_extend.py --ema measured also carry "FD, EMA <β>" (G's moving average, batch-norm statistics
