@@ -25,7 +25,7 @@ from tutorial_lib.training import checkpoints
 def main(argv=None) -> Path:
     """Write the seeded run; return its folder."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("snapshot", type=Path, help="a folder holding a finished epoch's last.pt (a run's, or a snapshot)")
+    parser.add_argument("snapshot", type=Path, help="a folder with the last.pt of a finished epoch")
     parser.add_argument("--decay", type=float, required=True, help="β of the moving average (05's polyak_decay)")
     parser.add_argument("--runs", type=Path, required=True, help="the runs folder that fit or the build will train in")
     args = parser.parse_args(argv)
