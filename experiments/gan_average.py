@@ -40,6 +40,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from tutorial_lib import data, evaluator, methods, metrics, runtime
+from tutorial_lib.commands import pretrained
 from tutorial_lib.training import checkpoints
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -99,7 +100,7 @@ def record(row, gan):
 if args.as_shipped:             # what pretrained.ship_run stores and scores: float16 weights, training's statistics
     gan = methods.build("gan")
     state = checkpoints.load(paths[max(paths)][-1])["method"]
-    gan.load_state_dict({n: v.half() if v.is_floating_point() else v for n, v in state.items()})
+    gan.load_state_dict(pretrained.stored_weights(state))
     record(measured(gan, {"as shipped": True, "to epoch": args.upto}), gan)
 for k, snapshot_paths in paths.items():
     gan = methods.build("gan")

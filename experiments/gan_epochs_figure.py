@@ -11,8 +11,7 @@ far gathered into one file, and one figure (FD per epoch; 64 samples of the same
 
 Rows that gan_extend.py --ema measured also carry "FD, EMA <β>" (G's moving average, batch-norm statistics
 recomputed); those are drawn as markers beside the curve. Rows are read in the order given; a later file's row for an
-epoch replaces an earlier one (the constant-rate branch
-of gan_lr_decay_25_30_cpu.json is the one kept). The grids are the model that shipped at 10 epochs until 2026-12-05
+epoch replaces an earlier one (the constant-rate branch of gan_lr_decay_25_30_cpu.json is the one kept). The grids are the model that shipped at 10 epochs until 2026-12-05
 (--first: a folder with its file, model.pt, and its record from the shipped index, record.json; both are in the git
 history of tutorial_lib/shipped, key gan-d0d0ecc76f) and the end-of-epoch snapshots that experiments/gan_extend.py
 keeps.
@@ -50,10 +49,8 @@ for path in args.rows:
         if r.get("FD") is not None:
             by_epoch[r["epoch"]] = {**r, "from": str(path)}
 epochs = sorted(by_epoch)
-saved, first_record = checkpoints.load(args.first / "model.pt"), json.loads((args.first / "record.json").read_text())
-first = methods.build(saved["method"], **saved["config"])
-first.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
-first.eval()
+first = shipped.load_model(args.first / "model.pt")          # a shipped file holds what load_model reads
+first_record = json.loads((args.first / "record.json").read_text())
 latest = max(args.snapshots.glob("epoch-*"), default=None)      # the run's record: settings, epochs, device, dates
 run = checkpoints.load(latest / checkpoints.LAST)["history"]["run"] if latest else None
 json.dump({"what": "05's DCGAN at the series' defaults (batch 64, seed 0), FD per epoch after its 10 shipped epochs "

@@ -9,8 +9,8 @@ and let its learning rates fall linearly to 0 over its last epochs, to compare t
 
 It needs the finished 10-epoch run of ``pretrained build --only 05`` (05's default length until 2026-12-05) copied to
 runs/gan-extend/gan-d0d0ecc76f (fit then resumes it from where it stopped and trains up to --epochs, so a second
-call with more epochs goes on from the first). With --branch, the run is first copied to that folder (once; later calls resume the copy), and
-the copy trains instead of the original. With --decay-last K, both Adam rates are scaled by
+call with more epochs goes on from the first). With --branch, the run is first copied to that folder (once; later
+calls resume the copy), and the copy trains instead of the original. With --decay-last K, both Adam rates are scaled by
 min(1, (1 − p)·epochs/K), p the share of --epochs done: constant, then linearly to 0 over the last K epochs
 (fit keeps the run's length in its config, as for any schedule). --out must not exist yet; it is rewritten after
 every epoch with the rows this call trained, so an interrupted call keeps what it measured.

@@ -122,6 +122,11 @@ def _fd(model, device) -> dict:
             "evaluator": "mnist", **{k: report.mean(k) for k in ("precision", "recall", "KID")}}
 
 
+def stored_weights(state: dict) -> dict:
+    """A model's state dict as a shipped file stores it: floating-point tensors in float16, the rest as they are."""
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+
+
 def ship_run(run_dir: Path, notebook: str, name: str | None, out: Path, device, measure: bool = True) -> dict:
     """File one finished run folder as a shipped model in ``out``; return its record (with its
     Fréchet distance, measured on the stored weights, when it makes images and ``measure``)."""
@@ -131,7 +136,7 @@ def ship_run(run_dir: Path, notebook: str, name: str | None, out: Path, device, 
     if ckpt["epoch"] != run.get("epochs_asked") or ckpt["iteration"]:
         raise ValueError(f"{run_dir} is not a finished run ({ckpt['epoch']} of {run.get('epochs_asked')} epochs)")
     key = run_dir.name
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["method"].items()}
+    state = stored_weights(ckpt["method"])
     model = methods.build(run["method"], **run["config"]).to(device)
     model.load_state_dict(state)
     model.eval()
