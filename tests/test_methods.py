@@ -273,10 +273,12 @@ def test_polyak_step_matches_the_average_by_hand_and_handles_batch_norm_buffers(
     assert average.weight.item() == pytest.approx(3.0)
 
 
-def test_the_gan_samples_from_its_average_in_eval_mode_and_trains_the_raw_generator():
-    gan = methods.build("gan", width=8, polyak_decay=0.9, lr=1e-3, lr_d=4e-3)
+@pytest.mark.parametrize("name, config, d", [("gan", methods.GANConfig, "discriminator"),
+                                              ("wgan", methods.WGANConfig, "critic")])
+def test_the_gan_samples_from_its_average_in_eval_mode_and_trains_the_raw_generator(name, config, d):
+    gan = methods.build(name, width=8, polyak_decay=0.9, lr=1e-3, lr_d=4e-3)
     opt = gan.optimizers()
-    assert opt["discriminator"].param_groups[0]["lr"] == 4e-3 and opt["generator"].param_groups[0]["lr"] == 1e-3
+    assert opt[d].param_groups[0]["lr"] == 4e-3 and opt["generator"].param_groups[0]["lr"] == 1e-3
     d_phase, g_phase = gan.phases()
     assert d_phase.after_step is None and g_phase.after_step == gan.update_average
     gan.eval()
@@ -288,9 +290,15 @@ def test_the_gan_samples_from_its_average_in_eval_mode_and_trains_the_raw_genera
     for mean, now in zip(gan.averaged.parameters(), gan.generator.parameters()):
         torch.testing.assert_close(mean, now)
     assert gan.sampler() is gan.averaged
+    z = gan.noise(4)
+    torch.testing.assert_close(gan.sample(4, z=z), gan.averaged(z))     # eval mode draws from the average
     gan.train()
     assert gan.sampler() is gan.generator                 # the losses always see the weights being trained
     assert not any(p.requires_grad for p in gan.averaged.parameters())
-    assert methods.build("gan", width=8).config()["polyak_decay"] == methods.GANConfig().polyak_decay
+    plain = methods.build(name, width=8)
+    assert plain.config()["polyak_decay"] == config().polyak_decay == 0 and not hasattr(plain, "averaged")
+    assert plain.optimizers()[d].param_groups[0]["lr"] == plain.cfg.lr        # lr_d = 0: the critic uses lr
     with pytest.raises(ValueError, match="polyak_decay"):
-        methods.GANConfig(polyak_decay=1.0)
+        config(polyak_decay=1.0)
+    with pytest.raises(ValueError, match="lr_d"):
+        config(lr_d=-1.0)

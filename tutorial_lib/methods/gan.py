@@ -83,29 +83,20 @@ class GANConfig:
             raise ValueError("generator_loss='feature_matching' needs arch='dcgan' (it matches f_D features)")
 
 
-class GAN(Method):
-    name = "gan"
+class AveragedGenerator(Method):
+    """A generator ``self.generator`` with, when ``cfg.polyak_decay > 0``, a Polyak average of its weights
+    and batch-norm statistics (``self.averaged``) that gradients never train and that eval-mode sampling
+    uses (Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training")."""
 
-    def __init__(self, cfg: GANConfig = GANConfig()):
-        super().__init__()
-        self.cfg = cfg
-        self.noise_dim = cfg.latent_dim
-        self.generator, self.discriminator = _build_nets(cfg, batchnorm=True)
-        if cfg.polyak_decay > 0:   # the average of G's weights that sampling uses: never trained by gradients
+    def keep_average(self) -> None:
+        """Call after building ``self.generator``: starts the average as a copy of it (if the config keeps one)."""
+        if self.cfg.polyak_decay > 0:
             self.averaged = copy.deepcopy(self.generator).requires_grad_(False)
             self.register_buffer("average_steps", torch.zeros((), dtype=torch.float32))
 
-    def make_optimizers(self):
-        betas = (self.cfg.beta1, 0.999)
-        return {"discriminator": torch.optim.Adam(self.discriminator.parameters(), self.cfg.lr_d or self.cfg.lr,
-                                                  betas=betas),
-                "generator": torch.optim.Adam(self.generator.parameters(), self.cfg.lr, betas=betas)}
-
-    def phases(self) -> list[Phase]:
-        opt = self.optimizers()
-        average = self.update_average if self.cfg.polyak_decay > 0 else None
-        return [Phase("discriminator", opt["discriminator"], self.discriminator_loss),
-                Phase("generator", opt["generator"], self.generator_loss, after_step=average)]
+    def average_hook(self):
+        """The generator phase's ``after_step``: :meth:`update_average`, or None when there is no average."""
+        return self.update_average if self.cfg.polyak_decay > 0 else None
 
     def update_average(self) -> None:
         """After each G update: one step of the average of G's weights and batch-norm statistics."""
@@ -121,6 +112,28 @@ class GAN(Method):
         """G(z), z ~ N(0, I) (in eval mode from the averaged G, if the config keeps one). Unconditional: no ``y``."""
         self.check_no_labels(y)
         return self.sampler()(self.noise(n) if z is None else z)
+
+
+class GAN(AveragedGenerator):
+    name = "gan"
+
+    def __init__(self, cfg: GANConfig = GANConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.noise_dim = cfg.latent_dim
+        self.generator, self.discriminator = _build_nets(cfg, batchnorm=True)
+        self.keep_average()
+
+    def make_optimizers(self):
+        betas = (self.cfg.beta1, 0.999)
+        return {"discriminator": torch.optim.Adam(self.discriminator.parameters(), self.cfg.lr_d or self.cfg.lr,
+                                                  betas=betas),
+                "generator": torch.optim.Adam(self.generator.parameters(), self.cfg.lr, betas=betas)}
+
+    def phases(self) -> list[Phase]:
+        opt = self.optimizers()
+        return [Phase("discriminator", opt["discriminator"], self.discriminator_loss),
+                Phase("generator", opt["generator"], self.generator_loss, after_step=self.average_hook())]
 
     def discriminator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """(1) update D: −E log D(x) − E log(1 − D(G(z)))."""
@@ -180,22 +193,31 @@ class WGANConfig:
     critic_steps: int = 5
     """Critic updates per generator update, each on a fresh real batch."""
     lr: float = 1e-4
-    """Learning rate (gp: Adam, 1e-4; clip: RMSprop, the paper's 5e-5)."""
+    """Learning rate of G, and of the critic unless ``lr_d`` is set (gp: Adam, 1e-4; clip: RMSprop, the
+    paper's 5e-5)."""
+    lr_d: float = 0.0
+    """The critic's learning rate; 0: the same as ``lr``. Two time-scales (Heusel et al. 2017, who also ran
+    WGAN-GP with one critic step per G step, each network at its own rate)."""
     betas: tuple[float, float] = (0.5, 0.9)
     """Adam's (β1, β2) for 'gp' (Gulrajani et al.: (0, 0.9) or (0.5, 0.9))."""
     lr_decay: bool = False
     """Decay both learning rates linearly to 0 over the run (Gulrajani et al.'s CIFAR-10 recipe)."""
+    polyak_decay: float = 0.0
+    """β of a Polyak average of G's weights and batch-norm statistics that eval-mode sampling uses, as in
+    :class:`GANConfig`. 0: no average."""
 
     def __post_init__(self):
         _check_arch(self)
         checks.check_choice("constraint", self.constraint, CONSTRAINTS)
+        checks.check_non_negative("lr_d", self.lr_d)
+        checks.check_fraction("polyak_decay", self.polyak_decay)
         checks.check_non_negative("gp_weight", self.gp_weight)
         checks.check_positive("clip_value", self.clip_value)
         checks.check_positive_int("critic_steps", self.critic_steps)
         self.betas = tuple(self.betas)
 
 
-class WGAN(Method):
+class WGAN(AveragedGenerator):
     name = "wgan"
 
     def __init__(self, cfg: WGANConfig = WGANConfig()):
@@ -203,12 +225,14 @@ class WGAN(Method):
         self.cfg = cfg
         self.noise_dim = cfg.latent_dim
         self.generator, self.critic = _build_nets(cfg, batchnorm=False)
+        self.keep_average()
 
     def make_optimizers(self):
+        lr_critic = self.cfg.lr_d or self.cfg.lr
         if self.cfg.constraint == "clip":
-            return {"critic": torch.optim.RMSprop(self.critic.parameters(), lr=self.cfg.lr),
+            return {"critic": torch.optim.RMSprop(self.critic.parameters(), lr=lr_critic),
                     "generator": torch.optim.RMSprop(self.generator.parameters(), lr=self.cfg.lr)}
-        return {"critic": torch.optim.Adam(self.critic.parameters(), self.cfg.lr, betas=self.cfg.betas),
+        return {"critic": torch.optim.Adam(self.critic.parameters(), lr_critic, betas=self.cfg.betas),
                 "generator": torch.optim.Adam(self.generator.parameters(), self.cfg.lr, betas=self.cfg.betas)}
 
     def phases(self) -> list[Phase]:
@@ -217,12 +241,8 @@ class WGAN(Method):
         decay = linear_decay if self.cfg.lr_decay else None
         return [Phase("critic", opt["critic"], self.critic_loss, repeats=self.cfg.critic_steps, after_step=clip,
                       lr_factor=decay),
-                Phase("generator", opt["generator"], self.generator_loss, lr_factor=decay)]
-
-    def sample(self, n: int, z: Tensor | None = None, y: Tensor | None = None) -> Tensor:
-        """G(z), z ~ N(0, I). Unconditional: no ``y``."""
-        self.check_no_labels(y)
-        return self.generator(self.noise(n) if z is None else z)
+                Phase("generator", opt["generator"], self.generator_loss, lr_factor=decay,
+                      after_step=self.average_hook())]
 
     @torch.no_grad()
     def clip_critic(self) -> None:
