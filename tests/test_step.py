@@ -1,9 +1,12 @@
 """fit() runs each iteration as a static step; it trains exactly what a plain per-batch loop trains."""
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from tutorial_lib import data, methods, runtime, training
-from tutorial_lib.training import step
+from tutorial_lib.training import checkpoints, step
 from tutorial_lib.methods.base import Batch, Phase, linear_decay
 
 
@@ -115,3 +118,110 @@ def test_a_tensor_learning_rate_follows_the_schedule_in_place():
     assert torch.is_tensor(lr) and float(lr) == 0.5
     training.scale_lr(opt, 0.25)
     assert opt.param_groups[0]["lr"] is lr and float(lr) == 0.125      # same tensor, new value
+
+
+OPTIM = str(Path(torch.optim.__file__).parent)
+
+
+class HostRead(RuntimeError):
+    """A tensor's value was read into Python inside a training iteration."""
+
+
+@pytest.fixture
+def no_host_reads(monkeypatch):
+    """Within the block, reading a tensor's value into Python (``if t:``, ``int(t)``, ``t.item()``...)
+    raises. On a GPU each such read waits for the device, and inside ``torch.cuda.graph`` it is refused
+    ("operation not permitted when stream is capturing", as 10's CVAE-GAN hit on an H100, 2026-12-05,
+    from its label check). This makes the same mistake visible on the CPU. The optimizers are let be:
+    on the CPU they read their step count, on a GPU ``fit`` makes them capturable (step.prepare_optimizers)."""
+    names = ("__bool__", "__int__", "__float__", "__index__", "item", "tolist")
+    saved = {n: getattr(torch.Tensor, n) for n in names}
+
+    def guarded(name):
+        def read(self, *args, **kwargs):
+            frame = sys._getframe(1)
+            while frame is not None:
+                if OPTIM in frame.f_code.co_filename:
+                    return saved[name](self, *args, **kwargs)
+                frame = frame.f_back
+            raise HostRead(f"a tensor's value was read into Python ({name}) inside the iteration")
+        return read
+
+    class Block:
+        def __enter__(self):
+            for n in names:
+                monkeypatch.setattr(torch.Tensor, n, guarded(n))
+
+        def __exit__(self, *exc):
+            for n, f in saved.items():
+                monkeypatch.setattr(torch.Tensor, n, f)
+    return Block()
+
+
+def test_the_guard_catches_a_host_read(no_host_reads):
+    y = torch.tensor([1, 2])
+    with pytest.raises(HostRead), no_host_reads:
+        bool(y.min() < 0)
+    assert int(y.max()) == 2                                 # restored after the block
+
+
+CAPTURABLE = {**CASES,
+              "wgan-gp, one critic step, lr_d, average": ("wgan", {"latent_dim": 8, "width": 8, "critic_steps": 1,
+                                                                   "lr_d": 3e-4, "polyak_decay": 0.999}),
+              "dcgan, average": ("gan", {"latent_dim": 8, "width": 8, "polyak_decay": 0.999}),
+              "cvae": ("cvaegan", {"variant": "cvae", "latent_dim": 4, "width": 4}),
+              "cgan": ("cvaegan", {"variant": "cgan", "latent_dim": 4, "width": 4}),
+              "cvae-gan": ("cvaegan", {"variant": "cvaegan", "latent_dim": 4, "width": 4}),
+              "ip-gan": ("ipgan", {"latent_dim": 4, "width": 4})}
+
+
+@pytest.mark.parametrize("name, config", CAPTURABLE.values(), ids=CAPTURABLE.keys())
+def test_an_iteration_reads_no_tensor_value_into_python(tiny, name, config, no_host_reads):
+    """What a CUDA graph can record: an iteration that never asks the device for a value."""
+    torch.manual_seed(0)
+    model = methods.build(name, **config)
+    s = step.StaticStep(model.phases(), tiny, 16)
+    s.start_epoch(data.epoch_permutation(len(tiny), seed=0, epoch=0), 0)
+    s()                                                        # first iteration: lazy state (optimizers, centres)
+    with no_host_reads:
+        out = s()
+    assert out and all(torch.isfinite(loss) for _, loss, _ in out)
+
+
+def test_a_run_recorded_as_cuda_graphs_resumes_eagerly_on_the_cpu(tiny, tmp_path):
+    """A GPU run with graphs saves capturable optimizers (step counts on the device) and tensor rates;
+    the same run must go on where graphs are off (an H100 run of 06 went on here, 2026-12-05: Adam
+    refused capturable=True on the CPU). Emulated on the CPU by saving such settings."""
+    config = {"latent_dim": 8, "width": 8, "critic_steps": 1, "polyak_decay": 0.999}
+    torch.manual_seed(0)
+    model = methods.build("wgan", **config)
+    training.fit(model, tiny, epochs=1, batch_size=32, seed=1, checkpoint_dir=tmp_path, progress=False)
+    ckpt = checkpoints.load(tmp_path / checkpoints.LAST)
+    for saved in ckpt["optimizers"].values():
+        for group in saved["param_groups"]:
+            group["capturable"], group["lr"] = True, torch.tensor(float(group["lr"]))
+    ckpt["history"]["run"].update(device="cuda:0", device_type="cuda", device_name="NVIDIA H100 80GB HBM3")
+    ckpt["history"]["run"].pop("devices")                      # as a run saved before the list existed
+    checkpoints.save(tmp_path / checkpoints.LAST, ckpt)
+    torch.manual_seed(0)
+    again = methods.build("wgan", **config)
+    history = training.fit(again, tiny, epochs=2, batch_size=32, seed=1, checkpoint_dir=tmp_path, progress=False)
+    assert [row["epoch"] for row in history.epochs] == [1, 2]
+    assert history.run["devices"] == [{"device": "NVIDIA H100 80GB HBM3", "from_epoch": 0},
+                                      {"device": "CPU", "from_epoch": 1}]          # the record says both
+    for opt in again.optimizers().values():
+        group = opt.param_groups[0]
+        assert group["capturable"] is False and isinstance(group["lr"], float)
+        assert all(s["step"].device.type == "cpu" for s in opt.state.values())
+
+
+def test_an_eager_run_resumed_for_graphs_gets_capturable_optimizers():
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.Adam([p], lr=0.5)
+    p.grad = torch.ones(2)
+    opt.step()                                                  # eager state: step count on the CPU
+    phase = Phase("x", opt, lambda batch: (p.sum(), {}), lr_factor=linear_decay)
+    step.prepare_optimizers([phase], torch.device("cpu"), graph=True)
+    assert opt.param_groups[0]["capturable"] is True and torch.is_tensor(opt.param_groups[0]["lr"])
+    step.prepare_optimizers([phase], torch.device("cpu"), graph=False)
+    assert opt.param_groups[0]["capturable"] is False and opt.param_groups[0]["lr"] == 0.5

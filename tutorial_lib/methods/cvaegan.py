@@ -221,6 +221,12 @@ class CVAEGAN(Method):
         z = self.noise(n) if z is None else z
         return self.generator(z, self.labels(len(z), y))
 
+    def fake(self, y: Tensor) -> Tensor:
+        """G(z_p, c) for a batch's own classes ``y``, z_p ~ N(0, I): what the losses draw. Unlike
+        :meth:`sample` it does not check ``y`` (labels from the data are valid), since the check reads
+        values back from the device, which a CUDA graph cannot record."""
+        return self.generator(self.noise(len(y)), y)
+
     def encode(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """μ, log σ² of q(z | x, c), each (B, d)."""
         if not self.cfg.has_encoder:
@@ -270,7 +276,7 @@ class CVAEGAN(Method):
             if self.cfg.has_encoder:                           # the same draws, in order, as generator_terms
                 mu, logvar = self.encoder(x_real, y)
                 x_rec = self.generator(reparameterize(mu, logvar), y)
-            x_fake = self.sample(len(x_real), y=y)
+            x_fake = self.fake(y)
         real_logits, fake_logits = self.discriminator(x_real, y), self.discriminator(x_fake, y)
         loss = losses.discriminator_loss(real_logits, fake_logits)
         if self.cfg.has_encoder:
@@ -325,7 +331,7 @@ class CVAEGAN(Method):
         storing them."""
         cfg, (x_real, y) = self.cfg, batch
         terms, logs = {}, {}
-        x_fake = self.sample(len(x_real), y=y)
+        x_fake = self.fake(y)
         if cfg.generator_loss == "feature_matching":
             one_class = torch.zeros_like(y)
             centre, seen = moving_centres(self.real_centre, self.real_centre_seen,
@@ -371,7 +377,7 @@ class CVAEGAN(Method):
         """
         if not self.cfg.has_discriminator:
             raise ValueError(f"variant={self.cfg.variant!r} has no discriminator")
-        x_fake = self.sample(len(x_real), y=y)
+        x_fake = self.fake(y)
         fake_logits = self.discriminator(x_fake, y)
         centre = losses.feature_matching_loss(self.discriminator.features(x_real, y).detach(),
                                               self.discriminator.features(x_fake, y))

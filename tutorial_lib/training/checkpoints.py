@@ -225,6 +225,16 @@ def export_model(method, name: str, *, history=None, params: "parameters.Noteboo
     return path
 
 
+def where_trained(run: dict) -> str:
+    """The device a run trained on, or each stretch's when it moved (``run["devices"]``, kept by ``fit``):
+    "NVIDIA H100 80GB HBM3 (epochs 1-98), then CPU (epochs 99-100)"."""
+    devices = run.get("devices") or []
+    if len(devices) < 2:
+        return run.get("device_name") or run.get("device", "?")
+    ends = [d["from_epoch"] for d in devices[1:]] + [run.get("epochs_trained", "?")]
+    return ", then ".join(f"{d['device']} (epochs {d['from_epoch'] + 1}-{end})" for d, end in zip(devices, ends))
+
+
 def record_line(record: dict | None) -> str:
     """One line saying what made a model: notebook, changed settings, epochs, device, when and where."""
     if not record:
@@ -236,7 +246,7 @@ def record_line(record: dict | None) -> str:
     epochs = record.get("epochs_trained")
     parts = [f"{record.get('notebook') or 'a notebook'} {how}".strip(),
              f"{epochs} epoch{'s' if epochs != 1 else ''} on {record.get('dataset', '?')}" if epochs is not None else "",
-             f"on {record.get('device_name') or record.get('device', '?')}",
+             f"on {where_trained(record)}",
              f"finished {record.get('finished_at') or record.get('exported_at', '?')} on {record.get('host', '?')}",
              "SMOKE MODE (tiny, not meaningful)" if record.get("smoke") else ""]
     return "; ".join(p for p in parts if p) + (f"; config: {config}" if config else "")

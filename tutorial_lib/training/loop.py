@@ -146,10 +146,9 @@ def fit(method: Method, train: data.Split, *, epochs: int, batch_size: int, seed
         if not runtime.smoke_mode():
             print(f"No shipped {method.name} model for these settings and {epochs} epochs: training it here.")
     graph = graph and device.type == "cuda"
-    if graph:
-        prepare_optimizers(phases, device)     # before any optimizer state exists or is loaded
     with RunFolder(method.name, run_config, checkpoint_dir) as run:
         history, at = _resume_or_start(method, run, epochs, seed, device, resume)
+        prepare_optimizers(phases, device, graph)     # after the saved state, which brings its own settings
         if shipped:
             run.note_asked_shipped()
         if at.epoch >= epochs:
@@ -187,7 +186,13 @@ def _resume_or_start(method: Method, run: "RunFolder", epochs: int, seed: int, d
         if history.run.get("device_type") not in (None, device.type):
             print(f"Note: this run was trained on {history.run['device_type']} so far and continues on "
                   f"{device.type}; the record says both.")
+    before = history.run.get("device_name")
     history.run = {**history.run, **_run_record(method, run.config, epochs, device, run.folder)}
+    # where each stretch of the run trained: [{"device": name, "from_epoch": e}, ...] (a run may go on elsewhere)
+    devices = list(history.run.get("devices") or ([{"device": before, "from_epoch": 0}] if before else []))
+    if not devices or devices[-1]["device"] != history.run["device_name"]:
+        devices.append({"device": history.run["device_name"], "from_epoch": at.epoch})
+    history.run["devices"] = devices
     history.run.setdefault("started_at", datetime.now().isoformat(timespec="seconds"))
     history.run["epochs_trained"] = at.epoch
     return history, at

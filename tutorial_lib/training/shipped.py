@@ -90,7 +90,7 @@ def summary(record: dict) -> str:
     epochs = run.get("epochs_trained")
     return (f"{record.get('name') or record['key']}: {record.get('notebook', '?')} at its defaults, "
             f"{epochs} epoch{'' if epochs == 1 else 's'} on {run.get('dataset')} in "
-            f"{run.get('train_seconds', float('nan')):.0f} s on {run.get('device_name', '?')}, "
+            f"{run.get('train_seconds', float('nan')):.0f} s on {checkpoints.where_trained(run)}, "
             f"finished {run.get('finished_at', '?')}{quality}")
 
 

@@ -60,18 +60,26 @@ def take_step(phase: Phase, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
     return loss.detach(), logs
 
 
-def prepare_optimizers(phases: list[Phase], device: torch.device) -> None:
-    """For graph replay: capturable optimizers, and tensor learning rates where a schedule moves them.
+def prepare_optimizers(phases: list[Phase], device: torch.device, graph: bool = True) -> None:
+    """Set the optimizers for how the iterations run: for graph replay (``graph``), capturable
+    optimizers with their step counts on the device and tensor learning rates where a schedule moves
+    them; eagerly, plain optimizers with step counts on the CPU and float rates.
 
-    Call before any optimizer state is loaded or created (the step counts must live on the device).
+    Call after any saved state is loaded: a checkpoint brings back the settings it was saved with, so
+    a run recorded as CUDA graphs on a GPU can go on eagerly (on the CPU too) and the reverse.
     """
     for phase in phases:
         for group in phase.optimizer.param_groups:
             if "capturable" in group:
-                group["capturable"] = True
-            if phase.lr_factor is not None and not torch.is_tensor(group["lr"]):
+                group["capturable"] = graph
+            if graph and phase.lr_factor is not None and not torch.is_tensor(group["lr"]):
                 group.setdefault("initial_lr", group["lr"])
                 group["lr"] = torch.tensor(float(group["lr"]), device=device)
+            elif not graph and torch.is_tensor(group["lr"]):
+                group["lr"] = float(group["lr"])
+        for state in phase.optimizer.state.values():
+            if torch.is_tensor(state.get("step")):
+                state["step"] = state["step"].to(device if graph else torch.device("cpu"))
 
 
 class StaticStep:
