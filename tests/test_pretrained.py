@@ -246,3 +246,23 @@ def test_a_build_keeps_the_models_another_build_shipped_while_it_ran(tmp_path, m
         pretrained.build(["05_gan"], runs=tmp_path / "runs", out=out, device="cpu", progress=False)
     assert json.loads((out / shipped.INDEX).read_text())["models"] == {"ssgan-x": other}
     assert (out / "ssgan-x.pt").exists()
+
+
+def test_a_shipped_file_keeps_the_image_grids_the_strip_shows_and_every_toy_epoch():
+    grids = {e: torch.zeros(64, 1, 28, 28, dtype=torch.uint8) for e in range(1, 31)}
+    kept = pretrained.strip_samples(grids)
+    from tutorial_lib import plots
+    assert sorted(kept) == plots.strip_epochs(range(1, 31)) and len(kept) == plots.STRIP_EPOCHS
+    assert 1 in kept and 30 in kept
+    few = {e: grids[e] for e in range(1, 6)}
+    assert sorted(pretrained.strip_samples(few)) == [1, 2, 3, 4, 5]
+    points = {e: torch.zeros(500, 2) for e in range(1, 31)}
+    assert sorted(pretrained.strip_samples(points)) == list(range(1, 31))
+
+
+def test_a_run_that_moved_between_devices_says_where_each_stretch_trained():
+    moved = {"device_name": "CPU", "epochs_trained": 100,
+             "devices": [{"device": "NVIDIA H100 80GB HBM3", "from_epoch": 0}, {"device": "CPU", "from_epoch": 98}]}
+    assert checkpoints.where_trained(moved) == "NVIDIA H100 80GB HBM3 (epochs 1-98), then CPU (epochs 99-100)"
+    assert checkpoints.where_trained({"device_name": "CPU", "devices": [{"device": "CPU", "from_epoch": 0}]}) == "CPU"
+    assert checkpoints.where_trained({"device": "cpu"}) == "cpu"                 # records older than the list

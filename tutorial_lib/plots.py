@@ -53,12 +53,22 @@ def side_by_side(named_images: dict[str, torch.Tensor], nrow: int = 8, height: f
     return fig
 
 
-def sample_strip(samples: dict[int, torch.Tensor], n: int = 8, max_epochs: int = 12):
-    """Rows = epochs, columns = the same fixed noise vectors: how samples evolve in training."""
-    epochs = sorted(samples)
+STRIP_EPOCHS = 12
+"""At most this many epochs (rows) in :func:`sample_strip`."""
+
+
+def strip_epochs(epochs, max_epochs: int = STRIP_EPOCHS) -> list[int]:
+    """The epochs :func:`sample_strip` shows: all, or ``max_epochs`` spread evenly, first and last included."""
+    epochs = sorted(epochs)
     if len(epochs) > max_epochs:
         keep = np.unique(np.linspace(0, len(epochs) - 1, max_epochs).round().astype(int))
         epochs = [epochs[i] for i in keep]
+    return epochs
+
+
+def sample_strip(samples: dict[int, torch.Tensor], n: int = 8, max_epochs: int = STRIP_EPOCHS):
+    """Rows = epochs, columns = the same fixed noise vectors: how samples evolve in training."""
+    epochs = strip_epochs(samples, max_epochs)
     rows = torch.cat([samples[e][:n] for e in epochs])
     fig, ax = plt.subplots(figsize=(0.7 * n + 1, 0.7 * len(epochs) + 0.4))
     ax.imshow(grid(rows, nrow=n), cmap="gray", vmin=0, vmax=1, interpolation="nearest")

@@ -47,7 +47,8 @@ from tutorial_lib.training.runs import ASKED_SHIPPED
 
 MAX_BYTES = 48_000_000                 # the whole folder, weights and records (a clone stays small); 40 MB until
                                        # the DCGAN shipped its moving average of G beside G (2.7 MB more), 45 MB
-                                       # until the WGAN-GP did too (and 30 epochs of sample grids: 3.2 MB more)
+                                       # until the WGAN-GP did too (and 30 epochs of sample grids: 3.2 MB more;
+                                       # shipped files now keep only the 12 grids sample_strip shows)
 ALSO_SHIPPED = ("11_semi_supervised_gan",)
 """Notebooks whose models ship though no later notebook loads them: so that the lecture preset can show
 their results on a CPU (11: 100 labels, draw 0, the semi-supervised GAN and its labels-only baseline)."""
@@ -128,6 +129,15 @@ def stored_weights(state: dict) -> dict:
     return {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
 
 
+def strip_samples(samples: dict) -> dict:
+    """The per-epoch sample grids a shipped file keeps: image grids only at the epochs that
+    ``plots.sample_strip`` shows (the notebooks' one use of them), 2-D points at every epoch (05's toy
+    cells follow mode coverage over all of them)."""
+    from tutorial_lib.plots import strip_epochs
+    shown = set(strip_epochs(samples))
+    return {e: x for e, x in samples.items() if x.dim() != 4 or e in shown}
+
+
 def ship_run(run_dir: Path, notebook: str, name: str | None, out: Path, device, measure: bool = True) -> dict:
     """File one finished run folder as a shipped model in ``out``; return its record (with its
     Fréchet distance, measured on the stored weights, when it makes images and ``measure``)."""
@@ -146,6 +156,7 @@ def ship_run(run_dir: Path, notebook: str, name: str | None, out: Path, device, 
     except ValueError:                                 # a model with nothing to sample (11's labels-only baseline)
         images = False
     last = history["epochs"][-1] if history["epochs"] else {}
+    history["samples"] = strip_samples(history["samples"])
     file = f"{key}.pt"
     history["run"] = {k: v for k, v in run.items() if k != "run_dir"}
     checkpoints.save(out / file, {"method": run["method"], "config": run["config"], "state_dict": state,
