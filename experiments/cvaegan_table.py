@@ -96,6 +96,8 @@ def main(argv=None) -> None:
     parser.add_argument("--init-shares", action="store_true",
                         help="also record, untrained, G's gradient shares under the paper's 1e-3 read literally "
                              "(λ_GD = λ_GC = 1e-3) and under the settings' weights")
+    parser.add_argument("--graph", action="store_true",
+                        help="fit records each iteration as a CUDA graph (on a GPU; the CPU runs eagerly)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--name", default="", help="the run's name in the Markdown and JSON")
     parser.add_argument("--out", required=True, help="JSON path; the Markdown goes beside it")
@@ -122,7 +124,7 @@ def main(argv=None) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {"name": args.name or out.stem, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "device": f"{dev.type} ({platform.processor() or platform.machine()})", "torch_threads": torch.get_num_threads(),
+              "device": f"{dev.type} ({platform.processor() or platform.machine()})", "torch_threads": torch.get_num_threads(), "graph": args.graph,
               "train_images": len(train), "eval_n": eval_n, "real_top1": real_top1,
               "settings": {k: v for k, v in settings.items() if k not in ("results_json", "figures_dir")},
               "models": {}}
@@ -147,7 +149,7 @@ def main(argv=None) -> None:
             row["gradient_shares"] = {"init": model.generator_gradient_shares(x_probe, y_probe)}
         start = time.time()
         history = training.fit(model, train, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                              seed=settings["seed"], progress=False)
+                              seed=settings["seed"], progress=False, graph=args.graph)
         row["train_seconds"] = time.time() - start
         row["seconds_per_epoch"] = history.seconds_per_epoch()
         row["epochs_trained"] = history.run.get("epochs_trained", settings["epochs"]) if isinstance(history.run, dict) \

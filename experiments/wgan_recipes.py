@@ -20,7 +20,10 @@ next one would pass it. Every run keeps the library's Polyak average of G (β = 
 ``polyak_decay``), which never feeds back into training, and after every epoch measures FD on the
 shipped evaluator (``--n`` samples against the first ``--n`` test digits, sampling seed 0) of the
 trained G and of the average; the JSON (configs, rows with seconds, G updates, device, dates) is
-rewritten after each epoch. A stopped variant resumes from its checkpoint.
+rewritten after each epoch. A stopped variant resumes from its checkpoint, after the epochs its JSON already
+holds (``--max-epochs`` raised runs it on). ``--graph`` records each iteration as a CUDA graph on a GPU: 06's
+shipped model, 98 epochs on an H100 and 2 more here (docs/wgan_long_h100.json); every call's machine is listed in
+the JSON's ``calls``.
 """
 from __future__ import annotations
 
@@ -70,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--as-notebook", action="store_true",
                         help="also record what notebook 06 reads from a run it resumes: FD of 2,000 eval-mode "
                              "samples per epoch ('fd') and a grid of 64 samples per epoch")
+    parser.add_argument("--graph", action="store_true",
+                        help="fit records each iteration as a CUDA graph (on a GPU; the CPU runs eagerly)")
     args = parser.parse_args(argv)
     device = runtime.get_device("auto")
     train = data.load("mnist", "train")
@@ -78,8 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     quality = metrics.epoch_quality(test, judge, n=args.n)
     x_test = test.floats(2000).to(device)          # notebook 06's per-epoch FD, as its cell computes it
     record = json.loads(args.out.read_text()) if args.out.exists() else {"variants": {}}
-    record.update(environment=runtime.environment(), evaluator="mnist (shipped)", n=args.n, batch_size=BATCH,
-                  budget_seconds=args.seconds)
+    call = {"environment": runtime.environment(), "graph": args.graph, "variants": args.variants,
+            "started_at": datetime.now().isoformat(timespec="seconds")}
+    record.setdefault("environment", call["environment"])      # the first call's; every call's in "calls"
+    record.setdefault("calls", []).append(call)
+    record.update(evaluator="mnist (shipped)", n=args.n, batch_size=BATCH, budget_seconds=args.seconds)
     for variant in args.variants:
         cfg = WGANConfig(**BASE, **VARIANTS[variant])
         record.setdefault("configs", {})[variant] = asdict(cfg)
@@ -97,8 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"== {variant}: {VARIANTS[variant]}", flush=True)
         log = Record(args.out, record, variant, len(train))
         extra = [callbacks.SampleGrid(n=64)] if args.as_notebook else []
-        for epochs in range(1, args.max_epochs + 1):    # one more epoch per call (fit resumes the run) ...
-            training.fit(wgan, train, epochs=epochs, batch_size=BATCH, seed=0, progress=False, log_every=100,
+        done = len(record["variants"].get(variant, {}).get("epochs", []))   # epochs an earlier call recorded
+        for epochs in range(done + 1, args.max_epochs + 1):    # one more epoch per call (fit resumes the run) ...
+            training.fit(wgan, train, epochs=epochs, batch_size=BATCH, seed=0, progress=False, log_every=100, graph=args.graph,
                          checkpoint_dir=files.runs_dir() / args.folder / variant,
                          callbacks=[*extra, callbacks.EpochMetric(measure), log])
             last = record["variants"][variant]["epochs"][-1]
