@@ -172,7 +172,9 @@ CAPTURABLE = {**CASES,
               "cvae": ("cvaegan", {"variant": "cvae", "latent_dim": 4, "width": 4}),
               "cgan": ("cvaegan", {"variant": "cgan", "latent_dim": 4, "width": 4}),
               "cvae-gan": ("cvaegan", {"variant": "cvaegan", "latent_dim": 4, "width": 4}),
-              "ip-gan": ("ipgan", {"latent_dim": 4, "width": 4})}
+              "ip-gan": ("ipgan", {"latent_dim": 4, "width": 4}),
+              "semi-supervised gan": ("ssgan", {"n_labels": 20}),
+              "labels only": ("ssgan", {"n_labels": 20, "gan": False})}
 
 
 @pytest.mark.parametrize("name, config", CAPTURABLE.values(), ids=CAPTURABLE.keys())
@@ -180,6 +182,8 @@ def test_an_iteration_reads_no_tensor_value_into_python(tiny, name, config, no_h
     """What a CUDA graph can record: an iteration that never asks the device for a value."""
     torch.manual_seed(0)
     model = methods.build(name, **config)
+    if name == "ssgan":
+        model.attach_labels(tiny)
     s = step.StaticStep(model.phases(), tiny, 16)
     s.start_epoch(data.epoch_permutation(len(tiny), seed=0, epoch=0), 0)
     s()                                                        # first iteration: lazy state (optimizers, centres)
